@@ -1,0 +1,3 @@
+# Baseline ST on the synthetic scenes: the demo model trained on normals alone (the reference for Δm).
+_base_ = './vitt_synth.py'
+model = dict(tasks=['normals'])

@@ -1,0 +1,117 @@
+import io
+from typing import Callable, Dict
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmengine import fileio
+from PIL import Image
+
+from mmdtme.registry import TRANSFORMS
+from mmdtme.structures import TASK_SPECS
+
+
+def _read_png(path: str, mode: str) -> np.ndarray:
+    with Image.open(io.BytesIO(fileio.get(path))) as image:
+        if mode == 'label':
+            # Palette PNGs hold class indices; convert('L') would map them through the palette.
+            return np.asarray(image if image.mode in ('L', 'P', 'I', 'I;16') else image.convert('L'))
+        return np.asarray(image.convert(mode))
+
+
+def load_semseg(path: str, reduce_zero_label: bool = True) -> np.ndarray:
+    """Class map as ``uint8`` H×W; with ``reduce_zero_label`` (NYUD-MT), label − 1 and 0 → 255 (ignore)."""
+    label = _read_png(path, 'label').astype(np.int64)
+    if reduce_zero_label:
+        label = np.where(label == 0, 256, label) - 1
+    return label.astype(np.uint8)
+
+
+def load_depth(path: str) -> np.ndarray:
+    """Depth in metres as ``float32`` H×W (0 where invalid)."""
+    depth = np.load(io.BytesIO(fileio.get(path)), allow_pickle=False)
+    return np.ascontiguousarray(np.squeeze(depth).astype(np.float32))
+
+
+def load_normals(path: str) -> np.ndarray:
+    """Unit surface normals ``float32`` H×W×3 decoded from an RGB PNG as ``2 * v / 255 - 1``."""
+    return _read_png(path, 'RGB').astype(np.float32) * (2.0 / 255.0) - 1.0
+
+
+def load_edge(path: str) -> np.ndarray:
+    """Binary edge map ``uint8`` H×W in {0, 1}."""
+    return (_read_png(path, 'label') >= 128).astype(np.uint8)
+
+
+TASK_LOADERS: Dict[str, Callable[[str], np.ndarray]] = dict(
+    semseg=load_semseg, depth=load_depth, normals=load_normals, edge=load_edge)
+
+
+@TRANSFORMS.register_module()
+class LoadMultiTaskAnnotations(BaseTransform):
+    """Load the ground truth of every task of a sample, in the NYUD-MT file formats.
+
+    Reads ``results[f'{task}_path']`` for each task in ``results['tasks']`` into the task's pipeline key
+    (``gt_seg_map``, ``gt_depth_map``, ``gt_normal_map``, ``gt_edge_map``) and lists that key in
+    ``seg_fields`` so mmseg's resize/crop/flip move it with the image, with nearest interpolation.
+
+    Args:
+        reduce_zero_label: Semantic labels are stored as class + 1 with 0 unlabelled (NYUD-MT).
+    """
+
+    def __init__(self, reduce_zero_label: bool = True) -> None:
+        self.reduce_zero_label = reduce_zero_label
+
+    def transform(self, results: dict) -> dict:
+        results.setdefault('seg_fields', [])
+        for task in results['tasks']:
+            spec, path = TASK_SPECS[task], results[f'{task}_path']
+            try:
+                if task == 'semseg':
+                    array = load_semseg(path, self.reduce_zero_label)
+                else:
+                    array = TASK_LOADERS[task](path)
+            except Exception as error:
+                raise OSError(f'cannot read the {task} ground truth {path!r} ({error}); '
+                              'the file is corrupt or not in the expected format') from error
+            if array.shape[:2] != results['img'].shape[:2]:
+                raise ValueError(f'{task} ground truth {path!r} is {array.shape[:2]} but its image is '
+                                 f'{results["img"].shape[:2]}; crop or resize the dataset consistently '
+                                 '(see tools/dataset_converters/)')
+            results[spec.map_key] = array
+            if spec.map_key not in results['seg_fields']:
+                results['seg_fields'].append(spec.map_key)
+        results['reduce_zero_label'] = self.reduce_zero_label
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(reduce_zero_label={self.reduce_zero_label})'
+
+
+@TRANSFORMS.register_module()
+class LoadImageWithCheck(BaseTransform):
+    """Load an image as mmcv's ``LoadImageFromFile`` does (BGR ``uint8``), naming the file when it cannot.
+
+    Args:
+        to_float32: Convert the image to ``float32``.
+    """
+
+    def __init__(self, to_float32: bool = False) -> None:
+        self.to_float32 = to_float32
+
+    def transform(self, results: dict) -> dict:
+        path = results['img_path']
+        try:
+            with Image.open(io.BytesIO(fileio.get(path))) as image:
+                rgb = np.asarray(image.convert('RGB'))
+        except Exception as error:
+            raise OSError(f'cannot read image {path!r} ({error}); the file is corrupt or not an image') from error
+        img = np.ascontiguousarray(rgb[..., ::-1])
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(to_float32={self.to_float32})'

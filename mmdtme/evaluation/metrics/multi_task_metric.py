@@ -1,0 +1,132 @@
+from collections import defaultdict
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+from prettytable import PrettyTable
+
+from mmdtme.evaluation import task_metrics
+from mmdtme.evaluation.delta_m import delta_m
+from mmdtme.registry import METRICS
+from mmdtme.structures import TASK_SPECS
+
+# Whether lower is better, per reported metric (Δm's sign).
+LOWER_IS_BETTER = {'semseg/mIoU': False, 'semseg/aAcc': False, 'depth/rmse': True, 'depth/mae': True,
+                   'depth/abs_rel': True, 'normals/mean': True, 'normals/median': True,
+                   'normals/within_11.25': False, 'normals/within_22.5': False, 'normals/within_30': False,
+                   'edge/pixel_odsF': False}
+
+
+@METRICS.register_module()
+class MultiTaskMetric(BaseMetric):
+    """All task metrics of a multi-task model in one evaluator, plus Δm against single-task references.
+
+    - semseg: mIoU and pixel accuracy from the dataset-level confusion matrix;
+    - depth: RMSE over all valid pixels of the set (also MAE, abs. rel.);
+    - normals: mean / median angular error (degrees) and % within 11.25°, 22.5°, 30°;
+    - edge: ``pixel_odsF``, a pixel-level F-measure with a ``edge_tolerance``-pixel tolerance at the best
+      dataset-wide threshold. It is a stand-in, not the BSDS odsF of the published tables (no thinning or
+      one-to-one matching), and is named so.
+
+    Args:
+        tasks: Tasks to evaluate. Default: those of the model, read from the predictions.
+        num_classes: Semantic classes. Default: ``len(dataset_meta['classes'])``.
+        ignore_index: Label ignored by semseg and edge.
+        edge_thresholds: Number of evenly spaced thresholds in (0, 1) for the edge F-measure.
+        edge_tolerance: Spatial tolerance of the edge F-measure, in pixels.
+        st_reference: Single-task reference values for Δm, keyed like the results, e.g.
+            ``{'semseg/mIoU': 45.1, 'depth/rmse': 0.54}``. Δm is reported only when given.
+    """
+
+    default_prefix = ''  # keys are already 'task/metric'
+
+    def __init__(self, tasks: Optional[Sequence[str]] = None, num_classes: Optional[int] = None,
+                 ignore_index: int = 255, edge_thresholds: int = 99, edge_tolerance: int = 1,
+                 st_reference: Optional[Dict[str, float]] = None, collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.tasks = tuple(tasks) if tasks is not None else None
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.edge_thresholds = np.linspace(0, 1, edge_thresholds + 2)[1:-1]
+        self.edge_tolerance = edge_tolerance
+        self.st_reference = dict(st_reference or {})
+        unknown = [key for key in self.st_reference if key not in LOWER_IS_BETTER]
+        if unknown:
+            raise KeyError(f'st_reference keys {unknown} are not metrics; use some of {sorted(LOWER_IS_BETTER)}')
+
+    def _tasks_of(self, sample: dict) -> List[str]:
+        if self.tasks is not None:
+            return list(self.tasks)
+        return [task for task, spec in TASK_SPECS.items() if spec.pred_field in sample]
+
+    def _num_classes(self) -> int:
+        if self.num_classes is not None:
+            return self.num_classes
+        if self.dataset_meta and 'classes' in self.dataset_meta:
+            return len(self.dataset_meta['classes'])
+        raise ValueError('MultiTaskMetric needs num_classes (or a dataset with metainfo classes) for semseg')
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            result = {}
+            for task in self._tasks_of(sample):
+                spec = TASK_SPECS[task]
+                if spec.pred_field not in sample or spec.gt_field not in sample:
+                    raise KeyError(f'cannot evaluate {task}: the sample has no {spec.pred_field} or '
+                                   f'{spec.gt_field} (does the model predict it and the pipeline load it?)')
+                pred, gt = sample[spec.pred_field]['data'], sample[spec.gt_field]['data'].to(
+                    sample[spec.pred_field]['data'].device)
+                if pred.shape[-2:] != gt.shape[-2:]:
+                    raise ValueError(f'{task} prediction is {tuple(pred.shape[-2:])} but its ground truth is '
+                                     f'{tuple(gt.shape[-2:])} for {sample.get("img_path")}')
+                if task == 'semseg':
+                    result[task] = task_metrics.confusion_matrix(pred[0], gt[0], self._num_classes(),
+                                                                 self.ignore_index).cpu().numpy()
+                elif task == 'depth':
+                    result[task] = task_metrics.depth_stats(pred[0], gt[0])
+                elif task == 'normals':
+                    result[task] = task_metrics.normal_stats(pred, gt)
+                elif task == 'edge':
+                    result[task] = task_metrics.edge_pixel_stats(pred[0], gt[0], self.edge_thresholds,
+                                                                 self.edge_tolerance, self.ignore_index)
+                else:
+                    raise KeyError(f'MultiTaskMetric cannot evaluate task {task!r} yet')
+            self.results.append(result)
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        totals: Dict[str, object] = {}
+        for result in results:
+            for task, stats in result.items():
+                if task not in totals:
+                    totals[task] = stats if not isinstance(stats, dict) else dict(stats)
+                elif isinstance(stats, dict):
+                    totals[task] = {key: totals[task][key] + value for key, value in stats.items()}
+                else:
+                    totals[task] = totals[task] + stats
+        summaries = dict(
+            semseg=lambda stats: task_metrics.miou_summary(stats),
+            depth=task_metrics.depth_summary,
+            normals=task_metrics.normal_summary,
+            edge=lambda stats: task_metrics.edge_pixel_summary(stats, self.edge_thresholds))
+        metrics = {}
+        for task, stats in totals.items():
+            metrics.update({f'{task}/{key}': value for key, value in summaries[task](stats).items()})
+        reference = {key: value for key, value in self.st_reference.items() if key in metrics}
+        if reference:
+            metrics['delta_m'] = delta_m(metrics, reference, LOWER_IS_BETTER)
+        self._print_table(metrics)
+        return metrics
+
+    @staticmethod
+    def _print_table(metrics: Dict[str, float]) -> None:
+        rows = defaultdict(list)
+        for key, value in metrics.items():
+            task, _, name = key.partition('/')
+            rows[task].append(f'{name}={value:.4g}' if name else f'{value:.3f} %')
+        table = PrettyTable(['task', 'metrics'])
+        table.align = 'l'
+        for task, values in rows.items():
+            table.add_row([task, ', '.join(values)])
+        print_log('\n' + table.get_string(), logger='current')

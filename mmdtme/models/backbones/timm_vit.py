@@ -1,0 +1,106 @@
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple, Union
+
+import timm
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from timm.models.vision_transformer import checkpoint_filter_fn
+
+from mmdtme.registry import MODELS
+
+
+def evenly_spaced_blocks(depth: int, num: int = 4) -> Tuple[int, ...]:
+    """Indices of ``num`` evenly spaced blocks ending with the last, e.g. depth 12 → (2, 5, 8, 11)."""
+    if depth < num:
+        raise ValueError(f'cannot take {num} feature levels from a ViT with {depth} blocks')
+    return tuple(depth * (level + 1) // num - 1 for level in range(num))
+
+
+def load_vit_checkpoint(vit: torch.nn.Module, path: str) -> None:
+    """Load ViT weights from a local file: timm/DeiT ``.pth``/``.bin``/``.safetensors`` or a JAX ``.npz``.
+
+    Position embeddings are resampled to the model's grid and the patch embedding to its patch size
+    (timm's ``checkpoint_filter_fn``); classifier weights and other extra keys are skipped and reported.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'pretrained ViT checkpoint {path!r} does not exist; download the weights '
+                                '(e.g. ImageNet-22K ViT-B/16) and set model.backbone.pretrained to the file')
+    if path.endswith('.npz'):
+        vit.load_pretrained(path)
+        print_log(f'loaded ViT weights from {path}', logger='current')
+        return
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        state_dict = load_file(path)
+    else:
+        state_dict = torch.load(path, map_location='cpu', weights_only=True)
+    for key in ('state_dict', 'model', 'module'):
+        if isinstance(state_dict, dict) and key in state_dict and isinstance(state_dict[key], dict):
+            state_dict = state_dict[key]
+    for prefix in ('module.', 'backbone.vit.', 'backbone.'):
+        if any(key.startswith(prefix) for key in state_dict):
+            state_dict = {key[len(prefix):] if key.startswith(prefix) else key: value
+                          for key, value in state_dict.items()}
+    state_dict = checkpoint_filter_fn(state_dict, vit)
+    incompatible = vit.load_state_dict(state_dict, strict=False)
+    missing_blocks = [key for key in incompatible.missing_keys if key.startswith('blocks.')]
+    if missing_blocks:
+        raise KeyError(f'{path!r} does not hold this ViT\'s transformer blocks (missing e.g. {missing_blocks[:3]}); '
+                       'is it a checkpoint of another architecture?')
+    print_log(f'loaded ViT weights from {path}; missing keys: {incompatible.missing_keys}, '
+              f'unexpected keys: {incompatible.unexpected_keys}', logger='current')
+
+
+@MODELS.register_module()
+class TimmViT(BaseModule):
+    """Any timm Vision Transformer as a dense-prediction backbone.
+
+    Returns the patch tokens of ``out_indices`` blocks as B×C×(H/p)×(W/p) maps.
+
+    Args:
+        model_name: timm model name, e.g. ``'vit_base_patch16_384'``.
+        img_size: Training image size (H, W); inputs of other sizes also work (position embeddings are
+            interpolated) as long as H and W are multiples of the patch size.
+        out_indices: Blocks whose outputs are returned. Default: 4 evenly spaced blocks.
+        pretrained: ``None``, a local checkpoint file, or ``'timm'`` to let timm download its weights.
+            Loaded in ``init_weights``, i.e. when training starts, not when testing from a checkpoint.
+        drop_path_rate: Stochastic depth rate.
+        model_kwargs: Other ``timm.create_model`` arguments (``embed_dim``, ``depth``, ``patch_size``...).
+    """
+
+    def __init__(self, model_name: str = 'vit_base_patch16_384', img_size: Union[int, Sequence[int]] = (448, 576),
+                 out_indices: Optional[Sequence[int]] = None, pretrained: Optional[str] = None,
+                 drop_path_rate: float = 0.0, model_kwargs: Optional[dict] = None, init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.vit = timm.create_model(
+            model_name, pretrained=pretrained == 'timm', img_size=img_size, num_classes=0, global_pool='',
+            dynamic_img_size=True, drop_path_rate=drop_path_rate, **(model_kwargs or {}))
+        # Dense features are taken from intermediate blocks without the final norm; an unused norm would hold
+        # parameters without gradients, which DDP rejects.
+        self.vit.norm = nn.Identity()
+        self.depth = len(self.vit.blocks)
+        self.out_indices = tuple(out_indices) if out_indices is not None else evenly_spaced_blocks(self.depth)
+        if not all(0 <= index < self.depth for index in self.out_indices):
+            raise ValueError(f'out_indices {self.out_indices} outside the {self.depth} blocks of {model_name}')
+        self.embed_dim = self.vit.embed_dim
+        self.patch_size = self.vit.patch_embed.patch_size
+        self.pretrained = pretrained
+
+    @property
+    def out_channels(self) -> List[int]:
+        return [self.embed_dim] * len(self.out_indices)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.pretrained and self.pretrained != 'timm':
+            load_vit_checkpoint(self.vit, self.pretrained)
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        B, _, H, W = x.shape
+        if H % self.patch_size[0] or W % self.patch_size[1]:
+            raise ValueError(f'input of {H}x{W} is not a multiple of the patch size {self.patch_size}; '
+                             'set data_preprocessor.size_divisor to the patch size')
+        return self.vit.forward_intermediates(
+            x, indices=list(self.out_indices), norm=False, output_fmt='NCHW', intermediates_only=True)

@@ -1,0 +1,3 @@
+from .multi_task_data_preprocessor import MultiTaskDataPreProcessor
+
+__all__ = ['MultiTaskDataPreProcessor']

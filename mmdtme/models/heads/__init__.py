@@ -1,0 +1,3 @@
+from .task_conv_head import TaskConvHead
+
+__all__ = ['TaskConvHead']

@@ -1,0 +1,102 @@
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmseg.utils import add_prefix
+
+from mmdtme.registry import MODELS
+from mmdtme.structures import MultiTaskDataSample, get_task_specs
+
+
+@MODELS.register_module()
+class MultiTaskSegmentor(BaseModel):
+    """A shared backbone with one head per task: Baseline MT, or Baseline ST with a single task.
+
+    Call graph::
+
+        loss():    extract_feat() -> heads[t].loss() for t in tasks -> {'t.loss_x': ...}
+        predict(): extract_feat() -> heads[t].predict() -> crop padding, resize to ori_shape,
+                   heads[t].activate() -> data_sample.pred_* for t in tasks
+        _forward(): extract_feat() -> heads[t]() -> {t: raw output}
+
+    Args:
+        tasks: Tasks trained and predicted, e.g. ``['semseg', 'depth', 'normals', 'edge']``.
+        backbone: Backbone config, e.g. ``dict(type='TimmViT', ...)``.
+        heads: One head config per task, keyed by task; ``in_channels`` and ``task`` are filled in.
+        data_preprocessor: Data preprocessor config.
+    """
+
+    def __init__(self, tasks: Sequence[str], backbone: dict, heads: Dict[str, dict],
+                 data_preprocessor: Optional[dict] = None, train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.tasks = tuple(tasks)
+        if not self.tasks:
+            raise ValueError('model.tasks is empty; list at least one task')
+        get_task_specs(self.tasks)
+        missing = [task for task in self.tasks if task not in heads]
+        if missing:
+            raise ValueError(f'tasks {missing} are in model.tasks but have no head in model.heads '
+                             f'(heads exist for {sorted(heads)}); add a head for each or remove the task')
+        self.backbone = MODELS.build(backbone)
+        self.heads = nn.ModuleDict({
+            task: MODELS.build(dict(heads[task], task=task, in_channels=self.backbone.out_channels))
+            for task in self.tasks
+        })
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+
+    def extract_feat(self, inputs: torch.Tensor) -> List[torch.Tensor]:
+        return self.backbone(inputs)
+
+    def loss(self, inputs: torch.Tensor, data_samples: List[MultiTaskDataSample]) -> Dict[str, torch.Tensor]:
+        features = self.extract_feat(inputs)
+        losses = {}
+        for task, head in self.heads.items():
+            if not all(sample.has_task_gt(task) for sample in data_samples):
+                raise KeyError(f'a training sample has no {task} ground truth; the dataset must list '
+                               f'{task!r} in its tasks and the pipeline must load it')
+            target = torch.stack([sample.get_task_gt(task).data for sample in data_samples])
+            losses.update(add_prefix(head.loss(features, target), task))
+        return losses
+
+    def predict(self, inputs: torch.Tensor,
+                data_samples: Optional[List[MultiTaskDataSample]] = None) -> List[MultiTaskDataSample]:
+        if data_samples is None:
+            data_samples = [MultiTaskDataSample(metainfo=dict(img_shape=inputs.shape[-2:], ori_shape=inputs.shape[-2:]))
+                            for _ in range(inputs.shape[0])]
+        features = self.extract_feat(inputs)
+        for task, head in self.heads.items():
+            outputs = head.predict(features, inputs.shape[-2:])
+            for output, sample in zip(outputs, data_samples):
+                height, width = sample.img_shape[:2]
+                output = output[None, :, :height, :width]
+                ori_shape = tuple(sample.ori_shape[:2])
+                if ori_shape != (height, width):
+                    output = F.interpolate(output, ori_shape, mode='bilinear', align_corners=False)
+                sample.set_task_pred(task, head.activate(output)[0])
+        return data_samples
+
+    def _forward(self, inputs: torch.Tensor, data_samples=None) -> Dict[str, torch.Tensor]:
+        features = self.extract_feat(inputs)
+        return {task: head(features) for task, head in self.heads.items()}
+
+    def forward(self, inputs: torch.Tensor, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise ValueError(f'invalid mode {mode!r}; use loss, predict or tensor')
+
+    def parse_losses(self, losses: Dict[str, torch.Tensor]):
+        for name, value in losses.items():
+            if not torch.isfinite(value).all():
+                raise FloatingPointError(
+                    f'loss {name!r} is {value.item() if value.numel() == 1 else value}: training diverged. '
+                    'Lower the learning rate or this task\'s loss_weight, or check its ground truth '
+                    '(the checkpoints written so far are kept).')
+        return super().parse_losses(losses)

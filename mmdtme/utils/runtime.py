@@ -1,0 +1,23 @@
+import os
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+
+
+def setup_runtime(cfg: Config) -> None:
+    """Adapt a config to the machine before ``Runner.from_cfg``: CPU-only distributed runs use gloo.
+
+    mmengine's PyTorch launcher calls ``torch.cuda.set_device`` and wraps the model in DDP with
+    ``device_ids=[LOCAL_RANK]``; both fail without a GPU. On a CPU-only machine the process group is
+    initialised here with gloo (mmengine then skips its own init) and DDP is built without device ids.
+    """
+    if torch.cuda.is_available() or cfg.get('launcher', 'none') == 'none':
+        return
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    wrapper_cfg['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper_cfg
+    if cfg.launcher == 'pytorch' and not torch_dist.is_initialized():
+        torch_dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
+                                      world_size=int(os.environ['WORLD_SIZE']))

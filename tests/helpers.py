@@ -1,0 +1,77 @@
+"""Shared test helpers: a tiny version of the demo config and a fixture writer for the real NYUD-MT layout."""
+import os
+import os.path as osp
+
+import numpy as np
+from mmengine.config import Config
+from PIL import Image
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY_SIZE = (32, 48)  # (H, W): multiples of the tiny ViT's patch size 8
+TINY_GENERATOR = dict(num_train=16, num_val=8, height=TINY_SIZE[0], width=TINY_SIZE[1], seed=0)
+
+
+def tiny_synth_config(data_root: str, work_dir: str, max_iters: int = 20, tasks=None) -> Config:
+    """``configs/baseline/vitt_synth.py`` shrunk to a ViT of width 32 and depth 4 on 32×48 scenes."""
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/baseline/vitt_synth.py'))
+    cfg.work_dir = work_dir
+    height, width = TINY_SIZE
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg[name]
+        loader.batch_size = 4
+        loader.num_workers = 0
+        loader.persistent_workers = False
+        loader.dataset.data_root = data_root
+        loader.dataset.generator = dict(TINY_GENERATOR)
+    for step in cfg.train_dataloader.dataset.pipeline:
+        if step.type == 'RandomResize':
+            step.scale = (width, height)
+        if step.type == 'RandomCrop':
+            step.crop_size = TINY_SIZE
+    cfg.model.data_preprocessor.size = TINY_SIZE
+    cfg.model.backbone.img_size = TINY_SIZE
+    cfg.model.backbone.model_kwargs = dict(patch_size=8, embed_dim=32, depth=4, num_heads=2)
+    for head in cfg.model.heads.values():
+        head.channels = 16
+    if tasks is not None:
+        cfg.model.tasks = list(tasks)
+    cfg.train_cfg.max_iters = max_iters
+    cfg.train_cfg.val_interval = max_iters
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+    cfg.default_hooks.logger.interval = 5
+    cfg.default_hooks.checkpoint.interval = max_iters
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    return cfg
+
+
+def write_nyud_fixture(root: str, names_per_split: dict, height: int = 24, width: int = 32, seed: int = 0) -> dict:
+    """Write samples in the real NYUD-MT formats; returns the arrays written, keyed by sample name.
+
+    Semantic labels are stored as class + 1 with 0 unlabelled, depth as float32 metres with 0 invalid,
+    normals as RGB ``(n + 1) / 2 * 255``, edges as 0/255, and ``gt_sets/{split}.txt`` lists the names.
+    """
+    rng = np.random.default_rng(seed)
+    for folder in ('images', 'segmentation', 'depth', 'normals', 'edge', 'gt_sets'):
+        os.makedirs(osp.join(root, folder), exist_ok=True)
+    written = {}
+    for split, names in names_per_split.items():
+        with open(osp.join(root, 'gt_sets', f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(names) + '\n')
+        for name in names:
+            image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+            stored_label = rng.integers(0, 41, (height, width)).astype(np.uint8)  # 0 = unlabelled
+            depth = rng.uniform(0.5, 10.0, (height, width)).astype(np.float32)
+            depth[0, :3] = 0.0  # invalid depth
+            normals = rng.normal(size=(height, width, 3))
+            normals[..., 2] = np.abs(normals[..., 2])
+            normals /= np.linalg.norm(normals, axis=-1, keepdims=True)
+            stored_normals = np.round((normals + 1) / 2 * 255).astype(np.uint8)
+            edge = (rng.random((height, width)) < 0.1).astype(np.uint8) * 255
+            Image.fromarray(image).save(osp.join(root, 'images', f'{name}.png'))
+            Image.fromarray(stored_label).save(osp.join(root, 'segmentation', f'{name}.png'))
+            np.save(osp.join(root, 'depth', f'{name}.npy'), depth)
+            Image.fromarray(stored_normals).save(osp.join(root, 'normals', f'{name}.png'))
+            Image.fromarray(edge).save(osp.join(root, 'edge', f'{name}.png'))
+            written[name] = dict(image=image, stored_label=stored_label, depth=depth,
+                                 normals=stored_normals.astype(np.float32) * 2 / 255 - 1, edge=edge)
+    return written
