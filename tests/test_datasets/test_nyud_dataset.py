@@ -2,7 +2,6 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from mmengine.dataset import Compose
 
 from helpers import write_nyud_fixture
 from mmdtme.datasets import NYUDMultiTaskDataset, SyntheticNYUDDataset

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from mmengine.dataset import Compose
 
 from helpers import write_nyud_fixture
 from mmdtme.datasets import NYUDMultiTaskDataset

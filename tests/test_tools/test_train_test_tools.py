@@ -38,8 +38,10 @@ def trained(synthetic_root, tmp_path_factory):
 def test_train_lowers_the_loss_and_writes_a_checkpoint(trained):
     _, work_dir, log = trained
     losses = logged_losses(work_dir)
-    assert [it for it, _ in losses] == [5, 10, 15, 20]
-    assert losses[-1][1] < 0.8 * losses[0][1], losses
+    assert {5, 10, 15, 20} <= {it for it, _ in losses}
+    values = [loss for it, loss in losses if it in (5, 10, 15, 20)]
+    assert all(later < earlier for earlier, later in zip(values, values[1:])), losses
+    assert values[-1] < 0.95 * values[0], losses
     assert osp.isfile(osp.join(work_dir, 'iter_20.pth'))
     assert 'eta:' in log  # progress with ETA
     assert 'semseg/mIoU' in log  # evaluated on the val split at the end
@@ -83,4 +85,4 @@ def test_dist_train_with_two_cpu_processes(synthetic_root, tmp_path):
     log = run_tool('bash', 'tools/dist_train.sh', config, '2', '--work-dir', work_dir)
     assert 'Distributed training is not used' not in log
     assert osp.isfile(osp.join(work_dir, 'iter_4.pth'))
-    assert len(logged_losses(work_dir)) >= 0
+    assert logged_losses(work_dir)[-1][0] == 4

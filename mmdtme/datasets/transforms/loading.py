@@ -2,7 +2,7 @@ import io
 from typing import Callable, Dict
 
 import numpy as np
-from mmcv.transforms import BaseTransform
+from mmcv.transforms import BaseTransform, LoadImageFromFile
 from mmengine import fileio
 from PIL import Image
 
@@ -88,30 +88,12 @@ class LoadMultiTaskAnnotations(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class LoadImageWithCheck(BaseTransform):
-    """Load an image as mmcv's ``LoadImageFromFile`` does (BGR ``uint8``), naming the file when it cannot.
-
-    Args:
-        to_float32: Convert the image to ``float32``.
-    """
-
-    def __init__(self, to_float32: bool = False) -> None:
-        self.to_float32 = to_float32
+class LoadImageWithCheck(LoadImageFromFile):
+    """mmcv's ``LoadImageFromFile`` (same arguments, BGR ``uint8``) whose error names an unreadable file."""
 
     def transform(self, results: dict) -> dict:
-        path = results['img_path']
         try:
-            with Image.open(io.BytesIO(fileio.get(path))) as image:
-                rgb = np.asarray(image.convert('RGB'))
+            return super().transform(results)
         except Exception as error:
-            raise OSError(f'cannot read image {path!r} ({error}); the file is corrupt or not an image') from error
-        img = np.ascontiguousarray(rgb[..., ::-1])
-        if self.to_float32:
-            img = img.astype(np.float32)
-        results['img'] = img
-        results['img_shape'] = img.shape[:2]
-        results['ori_shape'] = img.shape[:2]
-        return results
-
-    def __repr__(self) -> str:
-        return f'{type(self).__name__}(to_float32={self.to_float32})'
+            raise OSError(f'cannot read image {results["img_path"]!r} ({error}); the file is corrupt or not '
+                          'an image') from error
