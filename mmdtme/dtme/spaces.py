@@ -1,0 +1,74 @@
+"""Range / null split of a layer's token space by explained variance (DTME-MTL §3.1, DESIGN.md §1.1)."""
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+# Relative slack on the cumulative variance ratio so that a split exactly at τ (e.g. [3, 1] with τ = 0.75) is
+# not lost to rounding, and τ = 1 stops at the rank instead of at numerically-zero eigenvalues.
+_RATIO_TOLERANCE = 1e-12
+
+
+@dataclass
+class TokenSpaces:
+    """Eigen-decomposition of a token covariance, split into a range and a null space.
+
+    Args:
+        eigenvalues: (C,) eigenvalues, descending, non-negative.
+        eigenvectors: (C, C) orthonormal eigenvectors; column i belongs to ``eigenvalues[i]``.
+        k: Dimension of the range space, in [1, C].
+    """
+
+    eigenvalues: Tensor
+    eigenvectors: Tensor
+    k: int
+
+    @property
+    def range_basis(self) -> Tensor:
+        """U_r, the (C, k) eigenvectors of the k largest eigenvalues."""
+        return self.eigenvectors[:, :self.k]
+
+    @property
+    def null_basis(self) -> Tensor:
+        """U_n, the (C, C - k) remaining eigenvectors (empty when k = C)."""
+        return self.eigenvectors[:, self.k:]
+
+    @property
+    def explained_variance(self) -> float:
+        """Σ_{i<=k} λ_i / Σ λ_i, the share of token energy in the range space."""
+        return float(self.eigenvalues[:self.k].sum() / self.eigenvalues.sum())
+
+
+def split_token_space(covariance: Tensor, range_variance: float = 0.99) -> TokenSpaces:
+    """Eigen-decompose a token covariance and split it at the smallest k explaining ``range_variance``.
+
+    k is the smallest index with Σ_{i<=k} λ_i / Σ λ_i >= τ (up to a 1e-12 relative tolerance), so k is in
+    [1, C] and τ = 1 gives the rank of the covariance. The paper's knob r has no published mapping to τ; τ is
+    our stand-in (DESIGN.md §1.1).
+
+    Args:
+        covariance: (C, C) symmetric positive semi-definite matrix, e.g. from
+            :meth:`CovarianceAccumulator.covariance`. It is symmetrised and decomposed in float64.
+        range_variance: τ in (0, 1]. Default: 0.99.
+
+    Returns:
+        The float64 :class:`TokenSpaces`; tiny negative eigenvalues from rounding are clamped to 0.
+    """
+    if not 0.0 < range_variance <= 1.0:
+        raise ValueError(f'range_variance must be in (0, 1], got {range_variance}')
+    if covariance.dim() != 2 or covariance.shape[0] != covariance.shape[1]:
+        raise ValueError(f'covariance must be a square (C, C) matrix, got shape {tuple(covariance.shape)}')
+    cov = covariance.detach().to(torch.float64)
+    if not torch.isfinite(cov).all():
+        raise ValueError('covariance has non-finite entries')
+    cov = (cov + cov.T) / 2
+    eigenvalues, eigenvectors = torch.linalg.eigh(cov)  # ascending
+    eigenvalues = eigenvalues.flip(0).clamp_min(0.0)  # (C,) descending
+    eigenvectors = eigenvectors.flip(1)  # (C, C)
+    total = eigenvalues.sum()
+    if total <= 0:
+        raise ValueError('covariance is zero (all tokens were zero?); cannot split its token space')
+    C = cov.shape[0]
+    ratio = eigenvalues.cumsum(0) / total  # (C,), non-decreasing, ends at 1
+    k = int((ratio < range_variance - _RATIO_TOLERANCE).sum().item()) + 1
+    return TokenSpaces(eigenvalues=eigenvalues, eigenvectors=eigenvectors, k=min(k, C))
