@@ -4,7 +4,6 @@ Example, from the repository root:
     python tools/generate_synthetic.py --out data/synthetic --num-train 400 --num-val 100 --height 96 --width 128
 """
 import argparse
-import importlib.util
 import os
 import sys
 
@@ -12,22 +11,11 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _load_generator():
-    """Imports the generator from this checkout, also when the package is not installed.
-
-    The module only needs numpy, Pillow and tqdm; if the package ``__init__`` pulls in heavier dependencies that are
-    missing, the module file is loaded on its own.
-    """
+    """Imports the generator from this checkout, also when the package is not installed."""
     if REPO_ROOT not in sys.path:
         sys.path.insert(0, REPO_ROOT)
-    try:
-        from mmdtme.datasets import synthetic
-        return synthetic
-    except ImportError:
-        path = os.path.join(REPO_ROOT, 'mmdtme', 'datasets', 'synthetic.py')
-        spec = importlib.util.spec_from_file_location('mmdtme_synthetic_standalone', path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+    from mmdtme.datasets import synthetic
+    return synthetic
 
 
 def parse_args(argv=None) -> argparse.Namespace:

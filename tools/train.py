@@ -6,6 +6,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
+import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -36,6 +37,8 @@ def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, args.work_dir, args.cfg_options, args.launcher)
     if args.amp:
+        if not torch.cuda.is_available():
+            raise SystemExit('--amp needs a GPU: mmengine\'s AmpOptimWrapper does not train on the CPU')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':

@@ -3,6 +3,7 @@ import json
 import math
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 
@@ -11,8 +12,14 @@ import pytest
 from helpers import REPO_ROOT, tiny_synth_config
 
 
-def run_tool(*args, timeout=600):
-    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def run_tool(*args, timeout=600, **env_vars):
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1', **env_vars)
     result = subprocess.run(list(args), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f'{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}'
     return result.stdout + result.stderr
@@ -82,7 +89,7 @@ def test_dist_train_with_two_cpu_processes(synthetic_root, tmp_path):
     cfg = tiny_synth_config(synthetic_root, work_dir, max_iters=4)
     cfg.train_cfg.val_interval = 100
     cfg.dump(config)
-    log = run_tool('bash', 'tools/dist_train.sh', config, '2', '--work-dir', work_dir)
+    log = run_tool('bash', 'tools/dist_train.sh', config, '2', '--work-dir', work_dir, PORT=str(free_port()))
     assert 'Distributed training is not used' not in log
     assert osp.isfile(osp.join(work_dir, 'iter_4.pth'))
     assert logged_losses(work_dir)[-1][0] == 4
