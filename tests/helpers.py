@@ -3,7 +3,9 @@ import os
 import os.path as osp
 
 import numpy as np
+import torch
 from mmengine.config import Config
+from mmengine.structures import PixelData
 from PIL import Image
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -75,3 +77,19 @@ def write_nyud_fixture(root: str, names_per_split: dict, height: int = 24, width
             written[name] = dict(image=image, stored_label=stored_label, depth=depth,
                                  normals=stored_normals.astype(np.float32) * 2 / 255 - 1, edge=edge)
     return written
+
+
+def fake_batch(batch_size: int = 2, size=(30, 44)) -> dict:
+    """A random batch with every task's ground truth, as the data loader yields it (uint8 images)."""
+    from mmdtme.structures import MultiTaskDataSample
+    height, width = size
+    inputs, samples = [], []
+    for _ in range(batch_size):
+        inputs.append(torch.randint(0, 256, (3, height, width), dtype=torch.uint8))
+        sample = MultiTaskDataSample(metainfo=dict(ori_shape=size))
+        sample.gt_sem_seg = PixelData(data=torch.randint(0, 5, (1, height, width)))
+        sample.gt_depth_map = PixelData(data=torch.rand(1, height, width) * 5 + 0.5)
+        sample.gt_normal_map = PixelData(data=torch.nn.functional.normalize(torch.randn(3, height, width), dim=0))
+        sample.gt_edge_map = PixelData(data=(torch.rand(1, height, width) < 0.2).long())
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)

@@ -1,10 +1,8 @@
 import pytest
 import torch
-from mmengine.structures import PixelData
 
-from helpers import TINY_SIZE
+from helpers import TINY_SIZE, fake_batch
 from mmdtme.registry import MODELS
-from mmdtme.structures import MultiTaskDataSample
 
 TASKS = ('semseg', 'depth', 'normals', 'edge')
 
@@ -21,20 +19,6 @@ def tiny_model(tasks=TASKS, heads=None):
                                size_divisor=8),
         backbone=dict(type='TimmViT', model_name='vit_tiny_patch16_224', img_size=TINY_SIZE,
                       model_kwargs=dict(patch_size=8, embed_dim=32, depth=4, num_heads=2))))
-
-
-def fake_batch(batch_size=2, size=(30, 44)):
-    height, width = size
-    inputs, samples = [], []
-    for _ in range(batch_size):
-        inputs.append(torch.randint(0, 256, (3, height, width), dtype=torch.uint8))
-        sample = MultiTaskDataSample(metainfo=dict(ori_shape=size))
-        sample.gt_sem_seg = PixelData(data=torch.randint(0, 5, (1, height, width)))
-        sample.gt_depth_map = PixelData(data=torch.rand(1, height, width) * 5 + 0.5)
-        sample.gt_normal_map = PixelData(data=torch.nn.functional.normalize(torch.randn(3, height, width), dim=0))
-        sample.gt_edge_map = PixelData(data=(torch.rand(1, height, width) < 0.2).long())
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
 
 
 def test_backbone_returns_four_evenly_spaced_levels():

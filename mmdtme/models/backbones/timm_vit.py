@@ -97,10 +97,34 @@ class TimmViT(BaseModule):
         if self.pretrained and self.pretrained != 'timm':
             load_vit_checkpoint(self.vit, self.pretrained)
 
-    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+    def embed(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        """Patch, class and position embeddings: B×3×H×W images -> (B, N, C) tokens and the (h, w) patch grid."""
         B, _, H, W = x.shape
         if H % self.patch_size[0] or W % self.patch_size[1]:
             raise ValueError(f'input of {H}x{W} is not a multiple of the patch size {self.patch_size}; '
                              'set data_preprocessor.size_divisor to the patch size')
-        return self.vit.forward_intermediates(
-            x, indices=list(self.out_indices), norm=False, output_fmt='NCHW', intermediates_only=True)
+        tokens = self.vit.norm_pre(self.vit.patch_drop(self.vit._pos_embed(self.vit.patch_embed(x))))
+        return tokens, (H // self.patch_size[0], W // self.patch_size[1])
+
+    def tokens_to_map(self, tokens: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
+        """(B, N, C) tokens -> B×C×h×w map of the patch tokens (class and register tokens dropped)."""
+        patches = tokens[:, self.vit.num_prefix_tokens:]
+        return patches.unflatten(1, grid).permute(0, 3, 1, 2).contiguous()
+
+    def forward_with_block_outputs(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+        """The features of :meth:`forward` and the (B, N, C) output tokens of every block, kept in the graph."""
+        tokens, grid = self.embed(x)
+        block_outputs = []
+        for block in self.vit.blocks:
+            tokens = block(tokens)
+            block_outputs.append(tokens)
+        return [self.tokens_to_map(block_outputs[index], grid) for index in self.out_indices], block_outputs
+
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        tokens, grid = self.embed(x)
+        features = []
+        for index, block in enumerate(self.vit.blocks):
+            tokens = block(tokens)
+            if index in self.out_indices:
+                features.append(self.tokens_to_map(tokens, grid))
+        return features

@@ -1,4 +1,6 @@
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import inspect
 
 import torch
 import torch.nn as nn
@@ -40,7 +42,10 @@ class MultiTaskSegmentor(BaseModel):
         if missing:
             raise ValueError(f'tasks {missing} are in model.tasks but have no head in model.heads '
                              f'(heads exist for {sorted(heads)}); add a head for each or remove the task')
-        self.backbone = MODELS.build(backbone)
+        # A task-stream backbone (DTMEViT) needs the task order of the heads.
+        backbone_cls = MODELS.get(backbone['type'])
+        accepts_tasks = backbone_cls is not None and 'tasks' in inspect.signature(backbone_cls).parameters
+        self.backbone = MODELS.build(backbone, default_args=dict(tasks=self.tasks) if accepts_tasks else None)
         self.heads = nn.ModuleDict({
             task: MODELS.build(dict(heads[task], task=task, in_channels=self.backbone.out_channels))
             for task in self.tasks
@@ -48,19 +53,38 @@ class MultiTaskSegmentor(BaseModel):
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
 
-    def extract_feat(self, inputs: torch.Tensor) -> List[torch.Tensor]:
+    def extract_feat(self, inputs: torch.Tensor) -> Union[List[torch.Tensor], Dict[str, List[torch.Tensor]]]:
+        """Backbone features: one list of levels shared by all tasks, or ``{task: levels}`` with task streams."""
         return self.backbone(inputs)
 
-    def loss(self, inputs: torch.Tensor, data_samples: List[MultiTaskDataSample]) -> Dict[str, torch.Tensor]:
-        features = self.extract_feat(inputs)
+    @staticmethod
+    def _task_features(features, task: str) -> List[torch.Tensor]:
+        return features[task] if isinstance(features, dict) else features
+
+    def _head_losses(self, features, data_samples: List[MultiTaskDataSample]) -> Dict[str, torch.Tensor]:
         losses = {}
         for task, head in self.heads.items():
             if not all(sample.has_task_gt(task) for sample in data_samples):
                 raise KeyError(f'a training sample has no {task} ground truth; the dataset must list '
                                f'{task!r} in its tasks and the pipeline must load it')
             target = torch.stack([sample.get_task_gt(task).data for sample in data_samples])
-            losses.update(add_prefix(head.loss(features, target), task))
+            losses.update(add_prefix(head.loss(self._task_features(features, task), target), task))
         return losses
+
+    def loss(self, inputs: torch.Tensor, data_samples: List[MultiTaskDataSample]) -> Dict[str, torch.Tensor]:
+        return self._head_losses(self.extract_feat(inputs), data_samples)
+
+    def task_losses_with_block_outputs(self, inputs: torch.Tensor, data_samples: List[MultiTaskDataSample]
+                                       ) -> Tuple[Dict[str, torch.Tensor], List[torch.Tensor]]:
+        """Each task's total (weighted) loss and every backbone block's (B, N, C) output tokens, in one graph.
+
+        This is what the DTME analysis differentiates: ∂L_t/∂X_l for every task t and block l.
+        """
+        features, block_outputs = self.backbone.forward_with_block_outputs(inputs)
+        losses = self._head_losses(features, data_samples)
+        per_task = {task: sum(value for key, value in losses.items() if key.startswith(f'{task}.'))
+                    for task in self.tasks}
+        return per_task, block_outputs
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List[MultiTaskDataSample]] = None) -> List[MultiTaskDataSample]:
@@ -69,7 +93,7 @@ class MultiTaskSegmentor(BaseModel):
                             for _ in range(inputs.shape[0])]
         features = self.extract_feat(inputs)
         for task, head in self.heads.items():
-            outputs = head.predict(features, inputs.shape[-2:])
+            outputs = head.predict(self._task_features(features, task), inputs.shape[-2:])
             for output, sample in zip(outputs, data_samples):
                 height, width = sample.img_shape[:2]
                 output = output[None, :, :height, :width]
@@ -81,7 +105,7 @@ class MultiTaskSegmentor(BaseModel):
 
     def _forward(self, inputs: torch.Tensor, data_samples=None) -> Dict[str, torch.Tensor]:
         features = self.extract_feat(inputs)
-        return {task: head(features) for task, head in self.heads.items()}
+        return {task: head(self._task_features(features, task)) for task, head in self.heads.items()}
 
     def forward(self, inputs: torch.Tensor, data_samples=None, mode: str = 'tensor'):
         if mode == 'loss':
