@@ -5,6 +5,7 @@ Dynamic Token Modulation and Expansion (Jeong & Yoon, ICCV 2025), see DESIGN.md 
 - :class:`CovarianceAccumulator` streams the uncentered covariance of each block's output tokens;
 - :func:`split_token_space` splits it by explained variance into a range and a null space (:class:`TokenSpaces`);
 - :func:`task_gradients` and :class:`ConflictAccumulator` measure task-gradient conflicts in both spaces;
+- :func:`analyze` runs both passes over an analysis set and returns the plan;
 - :func:`select_layers` picks the Token Modulation / Token Expansion layers, recorded in a :class:`Plan`;
 - :class:`TokenModulation`, :class:`BNTokenModulation`, :class:`TokenExpansion` and the task-stream helpers act on
   stacked (T·B, N, C) streams.
@@ -12,6 +13,7 @@ Dynamic Token Modulation and Expansion (Jeong & Yoon, ICCV 2025), see DESIGN.md 
 Only torch and the standard library are imported here (no mmengine / mmseg / mmcv), so the package can be used
 from a notebook or a test without any registry.
 """
+from .analysis import AnalysisSettings, accumulate_conflicts, accumulate_covariance, analyze
 from .conflicts import ConflictAccumulator, pairwise_products, task_gradients, task_pairs
 from .covariance import CovarianceAccumulator
 from .modules import BNTokenModulation, TokenExpansion, TokenModulation, stack_task_streams, unstack_task_streams
@@ -20,6 +22,7 @@ from .selection import MODES, VARIANTS, num_selected, select_layers
 from .spaces import TokenSpaces, split_token_space
 
 __all__ = [
+    'AnalysisSettings', 'analyze', 'accumulate_covariance', 'accumulate_conflicts',
     'CovarianceAccumulator', 'TokenSpaces', 'split_token_space', 'pairwise_products', 'task_pairs',
     'ConflictAccumulator', 'task_gradients', 'select_layers', 'num_selected', 'MODES', 'VARIANTS', 'Plan',
     'PLAN_VERSION', 'MODULATORS', 'TokenModulation', 'BNTokenModulation', 'TokenExpansion', 'stack_task_streams',
