@@ -7,6 +7,6 @@ from .version import __version__
 
 allow_mmengine_checkpoints()
 
-from . import datasets, evaluation, models, structures  # noqa: E402,F401
+from . import datasets, engine, evaluation, models, structures, visualization  # noqa: E402,F401
 
 __all__ = ['__version__']

@@ -45,6 +45,6 @@ PARAM_SCHEDULERS = Registry(
     'parameter scheduler', parent=MMSEG_PARAM_SCHEDULERS, scope=SCOPE, locations=['mmdtme.engine'])
 METRICS = Registry('metric', parent=MMSEG_METRICS, scope=SCOPE, locations=['mmdtme.evaluation'])
 EVALUATOR = Registry('evaluator', parent=MMSEG_EVALUATOR, scope=SCOPE, locations=['mmdtme.evaluation'])
-VISUALIZERS = Registry('visualizer', parent=MMSEG_VISUALIZERS, scope=SCOPE)
+VISUALIZERS = Registry('visualizer', parent=MMSEG_VISUALIZERS, scope=SCOPE, locations=['mmdtme.visualization'])
 VISBACKENDS = Registry('vis_backend', parent=MMSEG_VISBACKENDS, scope=SCOPE)
 LOG_PROCESSORS = Registry('log_processor', parent=MMSEG_LOG_PROCESSORS, scope=SCOPE)

@@ -1,0 +1,3 @@
+from .hooks import DTMEHook
+
+__all__ = ['DTMEHook']

@@ -1,0 +1,3 @@
+from .dtme_hook import DTMEHook
+
+__all__ = ['DTMEHook']

@@ -1,0 +1,106 @@
+"""DTMEHook inside a real mmengine Runner on the tiny synthetic config."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from helpers import tiny_synth_config
+from mmdtme.dtme import Plan
+
+
+def dtme_config(data_root, work_dir, max_iters=6, **hook):
+    cfg = tiny_synth_config(data_root, work_dir, max_iters=max_iters)
+    cfg.model.backbone.type = 'DTMEViT'
+    cfg.custom_hooks = [dict(type='DTMEHook', **dict(dict(expand_iter=0, max_batches=2, ratio=0.5), **hook))]
+    cfg.param_scheduler = [dict(type='PolyLR', eta_min=0, power=1.0, begin=0, end=max_iters, by_epoch=False)]
+    cfg.train_cfg.val_interval = 1000
+    cfg.default_hooks.checkpoint.interval = 4
+    cfg.default_hooks.logger.interval = 1
+    return cfg
+
+
+def backbone_of(runner):
+    return runner.model.backbone
+
+
+class IterSpy(Hook):
+    """Records ``record(runner)`` before every training iteration."""
+
+    def __init__(self, record):
+        self.record = record
+        self.seen = []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        self.seen.append(self.record(runner))
+
+
+def test_expansion_at_iteration_0_joins_the_optimizer_and_the_schedule(synthetic_root, tmp_path):
+    runner = Runner.from_cfg(dtme_config(synthetic_root, str(tmp_path)))
+    lrs = IterSpy(lambda r: [group['lr'] for group in r.optim_wrapper.optimizer.param_groups])
+    runner.register_hook(lrs, priority='LOWEST')
+    runner.train()
+    backbone = backbone_of(runner)
+    assert backbone.is_expanded
+    plan = Plan.load(osp.join(str(tmp_path), 'dtme_plan.json'))
+    assert plan.to_dict() == backbone.plan.to_dict()
+    assert len(plan.tm_layers) == len(plan.te_layers) == 2 and plan.ks and plan.range_conflict
+    assert osp.isfile(osp.join(str(tmp_path), 'dtme_spectra.png'))
+    assert osp.isfile(osp.join(str(tmp_path), 'dtme_conflicts.png'))
+    groups = runner.optim_wrapper.optimizer.param_groups
+    assert len(groups) == 2
+    new_params = {id(p) for p in backbone.token_modulation.parameters()} | {
+        id(p) for p in backbone.token_expansion.parameters()}
+    assert {id(p) for p in groups[1]['params']} == new_params
+    # the poly schedule (power 1 over 6 iterations) drives the new group exactly like the first one
+    assert [first for first, _ in lrs.seen] == pytest.approx([1e-3 * (1 - step / 5) for step in range(6)])
+    assert all(new == pytest.approx(first) for first, new in lrs.seen)
+    # the new parameters were trained
+    assert any((m.weight != 1).any() for m in backbone.token_modulation.values())
+
+
+def test_expansion_at_a_later_iteration(synthetic_root, tmp_path):
+    cfg = dtme_config(synthetic_root, str(tmp_path), max_iters=5, expand_iter=3)
+    runner = Runner.from_cfg(cfg)
+    spy = IterSpy(lambda r: (r.iter, backbone_of(r).is_expanded))
+    runner.register_hook(spy, priority='LOWEST')
+    runner.train()
+    assert spy.seen == [(0, False), (1, False), (2, False), (3, True), (4, True)]
+    assert len(runner.optim_wrapper.optimizer.param_groups) == 2
+
+
+def test_plan_file_is_applied_without_analysis(synthetic_root, tmp_path):
+    plan = Plan(tasks=['semseg', 'depth', 'normals', 'edge'], num_layers=4, channels=32, tm_layers=[1],
+                te_layers=[3], num_tokens=2)
+    plan_path = str(tmp_path / 'plan.json')
+    plan.save(plan_path)
+    runner = Runner.from_cfg(dtme_config(synthetic_root, str(tmp_path / 'work'), max_iters=2, plan_file=plan_path))
+    runner.train()
+    assert backbone_of(runner).plan.tm_layers == [1] and backbone_of(runner).plan.te_layers == [3]
+
+
+def test_resume_after_expansion_reproduces_the_uninterrupted_run(synthetic_root, tmp_path):
+    straight = Runner.from_cfg(dtme_config(synthetic_root, str(tmp_path / 'straight'), max_iters=8))
+    straight.train()
+
+    first = Runner.from_cfg(dtme_config(synthetic_root, str(tmp_path / 'resumed'), max_iters=8))
+    first.train_loop._max_iters = 4  # stop half way, as if interrupted after the checkpoint at iteration 4
+    first.train()
+    cfg = dtme_config(synthetic_root, str(tmp_path / 'resumed'), max_iters=8)
+    cfg.resume = True
+    resumed = Runner.from_cfg(cfg)
+    resumed.train()
+
+    assert backbone_of(resumed).plan.to_dict() == backbone_of(straight).plan.to_dict()
+    expected, actual = straight.model.state_dict(), resumed.model.state_dict()
+    assert expected.keys() == actual.keys()
+    for key in expected:
+        torch.testing.assert_close(actual[key], expected[key], msg=key)
+
+
+def test_model_without_dtme_backbone_is_a_clear_error(synthetic_root, tmp_path):
+    cfg = dtme_config(synthetic_root, str(tmp_path))
+    cfg.model.backbone.type = 'TimmViT'
+    with pytest.raises(TypeError, match='DTMEViT'):
+        Runner.from_cfg(cfg).train()
