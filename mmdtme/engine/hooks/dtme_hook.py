@@ -108,8 +108,13 @@ class DTMEHook(Hook):
             plan = Plan.load(self.plan_file)
             runner.logger.info(f'DTME: applying the plan in {self.plan_file} instead of analysing')
         else:
-            plan = self._analyse(runner)
+            plan = self.analyse(runner)
         self._apply(runner, plan, source='the analysis' if self.plan_file is None else self.plan_file)
+        self.write_report(runner, plan)
+
+    @staticmethod
+    def write_report(runner, plan: Plan) -> None:
+        """Save the plan and its plots to the work dir (main process only)."""
         if is_main_process():
             plan.save(osp.join(runner.work_dir, PLAN_FILE))
             plots = save_analysis_plots(plan, runner.work_dir)
@@ -131,7 +136,8 @@ class DTMEHook(Hook):
                              'DTMEHook.analysis_dataloader (or the training set) at data')
         return _Limited(loader, limit)
 
-    def _analyse(self, runner) -> Plan:
+    def analyse(self, runner) -> Plan:
+        """Run the analysis on the runner's model and analysis set; every process gets the same plan."""
         model = _unwrap(runner.model)
         backbone = self._backbone(runner)
         batches = self._analysis_batches(runner)

@@ -1,0 +1,56 @@
+"""tools/analyze.py: the report, and the same plan from 2 gloo processes as from one."""
+import json
+import os.path as osp
+import sys
+
+import pytest
+import torch
+
+from helpers import tiny_synth_config
+from mmdtme.registry import MODELS
+from test_train_test_tools import free_port, run_tool
+
+
+@pytest.fixture(scope='module')
+def analysis_setup(synthetic_root, tmp_path_factory):
+    work = str(tmp_path_factory.mktemp('analysis'))
+    cfg = tiny_synth_config(synthetic_root, work)
+    cfg.model.backbone.type = 'DTMEViT'
+    cfg.custom_hooks = [dict(type='DTMEHook', ratio=0.5)]  # the whole training set: 16 scenes
+    config = osp.join(work, 'tiny_dtme.py')
+    cfg.dump(config)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    checkpoint = osp.join(work, 'weights.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), checkpoint)
+    return config, checkpoint, work
+
+
+def read_plan(directory):
+    with open(osp.join(directory, 'dtme_plan.json')) as f:
+        return json.load(f)
+
+
+def test_analyze_writes_the_report(analysis_setup):
+    config, checkpoint, work = analysis_setup
+    out = osp.join(work, 'single')
+    log = run_tool(sys.executable, 'tools/analyze.py', config, '--checkpoint', checkpoint, '--out', out)
+    plan = read_plan(out)
+    assert 'layer     k   range    null  TM  TE' in log
+    assert len(plan['tm_layers']) == 2 and len(plan['ks']) == 4
+    assert osp.isfile(osp.join(out, 'dtme_spectra.png')) and osp.isfile(osp.join(out, 'dtme_conflicts.png'))
+
+
+def test_two_processes_give_the_single_process_plan(analysis_setup):
+    config, checkpoint, work = analysis_setup
+    single, double = osp.join(work, 'single_ref'), osp.join(work, 'double')
+    run_tool(sys.executable, 'tools/analyze.py', config, '--checkpoint', checkpoint, '--out', single)
+    log = run_tool(sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port',
+                   str(free_port()), 'tools/analyze.py', config, '--checkpoint', checkpoint, '--out', double,
+                   '--launcher', 'pytorch')
+    assert '(2 processes)' in log
+    one, two = read_plan(single), read_plan(double)
+    for key in ('tm_layers', 'te_layers', 'ks'):
+        assert one[key] == two[key], key
+    for key in ('range_conflict', 'null_conflict', 'range_cosine', 'null_cosine', 'eigenvalue_totals'):
+        assert one[key] == pytest.approx(two[key], rel=1e-9, abs=1e-12), key
