@@ -1,4 +1,4 @@
-"""Every shipped config parses and builds its model."""
+"""Every shipped config parses and builds its model; ablation leaves differ from their parent only in the hook."""
 import glob
 import os.path as osp
 
@@ -6,24 +6,39 @@ import pytest
 from mmengine.config import Config
 
 from helpers import REPO_ROOT
-from mmdtme.registry import MODELS
+from mmdtme.registry import HOOKS, MODELS
 
-CONFIGS = sorted(p for p in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)
-                 if '_base_' not in p)
+CONFIG_ROOT = osp.join(REPO_ROOT, 'configs')
+CONFIGS = sorted(p for p in glob.glob(osp.join(CONFIG_ROOT, '**', '*.py'), recursive=True) if '_base_' not in p)
+ABLATIONS = [p for p in CONFIGS if '/ablations/' in p]
+MODEL_CONFIGS = [p for p in CONFIGS if p not in ABLATIONS]
 
 
 def test_configs_exist():
-    names = {osp.relpath(p, osp.join(REPO_ROOT, 'configs')) for p in CONFIGS}
+    names = {osp.relpath(p, CONFIG_ROOT) for p in CONFIGS}
     for required in ('baseline/vitt_synth.py', 'baseline/vitb_nyud.py', 'baseline/vits_nyud.py',
-                     'baseline/vitl_nyud.py', 'baseline/vitt_nyud.py', 'baseline/vitt_synth_st_semseg.py'):
+                     'baseline/vitl_nyud.py', 'baseline/vitt_nyud.py', 'baseline/vitt_synth_st_semseg.py',
+                     'dtme/vitb_nyud.py', 'dtme/vitt_synth.py', 'dtme/vitl_nyud.py'):
         assert required in names
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, REPO_ROOT))
+@pytest.mark.parametrize('path', MODEL_CONFIGS, ids=lambda p: osp.relpath(p, CONFIG_ROOT))
 def test_config_builds_its_model(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmdtme'
     model = MODELS.build(cfg.model)
     assert list(model.heads) == list(cfg.model.tasks)
-    for task in cfg.model.tasks:
-        assert cfg.model.heads[task].out_channels > 0
+    for hook in cfg.get('custom_hooks', []):
+        HOOKS.build(hook)
+
+
+@pytest.mark.parametrize('path', ABLATIONS, ids=lambda p: osp.relpath(p, CONFIG_ROOT))
+def test_ablation_changes_only_the_dtme_hook(path):
+    cfg = Config.fromfile(path)
+    parent = Config.fromfile(osp.join(CONFIG_ROOT, 'dtme', 'vitb_nyud.py'))
+    hook = HOOKS.build(cfg.custom_hooks[0])
+    reference = HOOKS.build(parent.custom_hooks[0])
+    changed = {key for key in vars(hook.settings) if getattr(hook.settings, key) != getattr(reference.settings, key)}
+    changed |= {key for key in ('expand_iter', 'plan_file', 'max_batches') if getattr(hook, key) != getattr(reference, key)}
+    assert len(changed) == 1 or changed == {'mode', 'seed'} or changed == {'mode'}, changed
+    assert cfg.model == parent.model and cfg.train_dataloader == parent.train_dataloader

@@ -1,0 +1,3 @@
+# Ratio of expanded layers (paper Fig. 6): 25 %.
+_base_ = '../vitb_nyud.py'
+custom_hooks = [dict(type='DTMEHook', ratio=0.25)]
