@@ -54,3 +54,18 @@ def test_two_processes_give_the_single_process_plan(analysis_setup):
         assert one[key] == two[key], key
     for key in ('range_conflict', 'null_conflict', 'range_cosine', 'null_cosine', 'eigenvalue_totals'):
         assert one[key] == pytest.approx(two[key], rel=1e-9, abs=1e-12), key
+
+
+def test_benchmark_writes_every_ratio(analysis_setup):
+    config, _, work = analysis_setup
+    out = osp.join(work, 'bench.json')
+    log = run_tool(sys.executable, 'tools/benchmark.py', config, '--batches', '2', '--iters', '1', '--out', out)
+    with open(out) as f:
+        results = json.load(f)
+    for key in ('analysis_floor_ratio', 'train_step_ratio', 'train_flop_ratio', 'infer_step_ratio',
+                'infer_flop_ratio', 'analysis_mem_ratio', 'floor_time', 'analysis_time'):
+        assert key in results, key
+    assert results['analysis_floor_ratio'] > 0 and results['train_step_ratio'] > 0  # times are not asserted
+    assert results['train_flop_ratio'] > 1.0 and results['infer_flop_ratio'] > 1.0  # task streams cost FLOPs
+    assert results['dtme_extra_params'] > 0
+    assert 'analysis / floor' in log
