@@ -13,3 +13,8 @@ model = dict(
         depth=dict(channels=64),
         normals=dict(channels=64),
         edge=dict(channels=64)))
+# Single-task references for Δm: the vitt_synth_st_*.py configs, same schedule, seed 0, CPU (see README).
+val_evaluator = dict(
+    type='MultiTaskMetric',
+    st_reference={'semseg/mIoU': 24.93, 'depth/rmse': 1.272, 'normals/mean': 34.27, 'edge/pixel_odsF': 61.93})
+test_evaluator = val_evaluator
