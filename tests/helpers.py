@@ -1,6 +1,8 @@
 """Shared test helpers: a tiny version of the demo config and a fixture writer for the real NYUD-MT layout."""
 import os
 import os.path as osp
+import socket
+import subprocess
 
 import numpy as np
 import torch
@@ -93,3 +95,18 @@ def fake_batch(batch_size: int = 2, size=(30, 44)) -> dict:
         sample.gt_edge_map = PixelData(data=(torch.rand(1, height, width) < 0.2).long())
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
+
+
+def free_port() -> int:
+    """A TCP port that is free on this machine now (for torchrun's rendezvous)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def run_tool(*args, timeout=600, **env_vars) -> str:
+    """Run a command from the repository root; fail with its output unless it exits 0. Returns its output."""
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1', **env_vars)
+    result = subprocess.run(list(args), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f'{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}'
+    return result.stdout + result.stderr

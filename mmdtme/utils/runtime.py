@@ -7,10 +7,23 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 
 
+def default_run_name(config_path: str) -> str:
+    """``configs/dtme/vitt_synth.py`` -> ``dtme/vitt_synth``; a config outside a configs/ folder -> its name."""
+    parts = osp.normpath(osp.abspath(config_path)).split(osp.sep)
+    name = osp.splitext(parts[-1])[0]
+    if 'configs' in parts[:-1]:
+        below = parts[len(parts) - 1 - parts[::-1].index('configs') + 1:-1]
+        return osp.join(*below, name) if below else name
+    return name
+
+
 def load_config(path: str, work_dir: Optional[str] = None, cfg_options: Optional[dict] = None,
                 launcher: str = 'none') -> Config:
-    """Read a config as mmseg's tools do: apply ``--cfg-options``, then ``--work-dir``, else
-    ``./work_dirs/<config name>``."""
+    """Read a config as mmseg's tools do: apply ``--cfg-options``, then ``--work-dir``, else the default work dir.
+
+    The default is ``./work_dirs/<path below configs/ without .py>`` (e.g. ``work_dirs/dtme/vitt_synth``), so
+    that ``configs/baseline/vitt_synth.py`` and ``configs/dtme/vitt_synth.py`` do not share a work dir.
+    """
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
     if cfg_options is not None:
@@ -18,7 +31,7 @@ def load_config(path: str, work_dir: Optional[str] = None, cfg_options: Optional
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+        cfg.work_dir = osp.join('./work_dirs', default_run_name(path))
     return cfg
 
 

@@ -1,12 +1,15 @@
 """DTMEHook inside a real mmengine Runner on the tiny synthetic config."""
+import copy
+import json
 import os.path as osp
+import sys
 
 import pytest
 import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from helpers import tiny_synth_config
+from helpers import run_tool, tiny_synth_config
 from mmdtme.dtme import Plan
 
 
@@ -58,6 +61,19 @@ def test_expansion_at_iteration_0_joins_the_optimizer_and_the_schedule(synthetic
     assert all(new == pytest.approx(first) for first, new in lrs.seen)
     # the new parameters were trained
     assert any((m.weight != 1).any() for m in backbone.token_modulation.values())
+
+
+def test_test_tool_rebuilds_the_expanded_model_from_the_checkpoint(synthetic_root, tmp_path):
+    cfg = dtme_config(synthetic_root, str(tmp_path), max_iters=4)
+    Runner.from_cfg(copy.deepcopy(cfg)).train()
+    config = str(tmp_path / 'dtme.py')
+    cfg.dump(config)
+    out = str(tmp_path / 'metrics.json')
+    log = run_tool(sys.executable, 'tools/test.py', config, str(tmp_path / 'iter_4.pth'), '--work-dir',
+                   str(tmp_path / 'test'), '--out', out)
+    assert 'expanded the backbone with the plan from the checkpoint' in log
+    with open(out) as f:
+        assert {'semseg/mIoU', 'depth/rmse', 'normals/mean', 'edge/pixel_odsF'} <= set(json.load(f))
 
 
 def test_expansion_at_a_later_iteration(synthetic_root, tmp_path):

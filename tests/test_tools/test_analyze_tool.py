@@ -6,9 +6,8 @@ import sys
 import pytest
 import torch
 
-from helpers import tiny_synth_config
+from helpers import free_port, run_tool, tiny_synth_config
 from mmdtme.registry import MODELS
-from test_train_test_tools import free_port, run_tool
 
 
 @pytest.fixture(scope='module')

@@ -3,26 +3,12 @@ import json
 import math
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
 import pytest
 
-from helpers import REPO_ROOT, tiny_synth_config
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def run_tool(*args, timeout=600, **env_vars):
-    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1', **env_vars)
-    result = subprocess.run(list(args), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f'{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}'
-    return result.stdout + result.stderr
+from helpers import REPO_ROOT, free_port, run_tool, tiny_synth_config
 
 
 def logged_losses(work_dir):
