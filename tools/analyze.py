@@ -7,18 +7,16 @@ The DTMEHook of the config (its analysis set and settings) is used; without one,
 be given to training with ``custom_hooks=[dict(type='DTMEHook', plan_file='DIR/dtme_plan.json')]``.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
-from mmengine.config import DictAction  # noqa: E402
 from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmdtme.registry import HOOKS  # noqa: E402
-from mmdtme.utils import load_config, setup_runtime  # noqa: E402
+from mmdtme.utils import add_runtime_arguments, load_config, parse_tool_args, setup_runtime  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -26,13 +24,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='config file with a DTMEViT backbone')
     parser.add_argument('--checkpoint', help='analyse these weights instead of the initial (pretrained) ones')
     parser.add_argument('--out', help='report directory (default: the work dir)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runtime_arguments(parser)
+    return parse_tool_args(parser)
 
 
 def main() -> None:

@@ -1,16 +1,14 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]``."""
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
-from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmdtme.utils import load_config, setup_runtime  # noqa: E402
+from mmdtme.utils import add_runtime_arguments, load_config, parse_tool_args, setup_runtime  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -20,14 +18,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', help='also write the metrics to this JSON file')
     parser.add_argument('--amp', action='store_true', default=False, help='test with mixed precision')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runtime_arguments(parser)
+    return parse_tool_args(parser)
 
 
 def main() -> None:

@@ -1,16 +1,14 @@
 """Train a multi-task model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]``."""
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
 import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmdtme.utils import load_config, setup_runtime  # noqa: E402
+from mmdtme.utils import add_runtime_arguments, load_config, parse_tool_args, setup_runtime  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -21,16 +19,8 @@ def parse_args() -> argparse.Namespace:
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint, or from the latest one in the work dir if none is given')
     parser.add_argument('--amp', action='store_true', default=False, help='enable automatic mixed precision')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. train_cfg.max_iters=100 model.backbone.pretrained=vit.pth')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runtime_arguments(parser)
+    return parse_tool_args(parser)
 
 
 def main() -> None:

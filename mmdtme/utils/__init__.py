@@ -1,4 +1,4 @@
 from .checkpoint import allow_mmengine_checkpoints
-from .runtime import load_config, setup_runtime
+from .runtime import add_runtime_arguments, load_config, parse_tool_args, setup_runtime
 
-__all__ = ['allow_mmengine_checkpoints', 'load_config', 'setup_runtime']
+__all__ = ['allow_mmengine_checkpoints', 'add_runtime_arguments', 'load_config', 'parse_tool_args', 'setup_runtime']

@@ -1,10 +1,28 @@
+import argparse
 import os
 import os.path as osp
 from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every tool shares with mmseg's: ``--cfg-options``, ``--launcher``, ``--local_rank``."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. train_cfg.max_iters=100 model.backbone.pretrained=vit.pth')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse a tool's arguments; ``--local_rank`` (old launchers) becomes ``LOCAL_RANK`` unless torchrun set it."""
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def default_run_name(config_path: str) -> str:
