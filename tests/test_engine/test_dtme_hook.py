@@ -51,6 +51,10 @@ def test_expansion_at_iteration_0_joins_the_optimizer_and_the_schedule(synthetic
     assert len(plan.tm_layers) == len(plan.te_layers) == 2 and plan.ks and plan.range_conflict
     assert osp.isfile(osp.join(str(tmp_path), 'dtme_spectra.png'))
     assert osp.isfile(osp.join(str(tmp_path), 'dtme_conflicts.png'))
+    with open(osp.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
+        logged = json.loads(f.readline())  # the analysis is logged before the first iteration
+    assert logged['dtme/range_conflict/block_02'] == pytest.approx(plan.range_conflict[2])
+    assert logged['dtme/ks/block_00'] == plan.ks[0]
     groups = runner.optim_wrapper.optimizer.param_groups
     assert len(groups) == 2
     new_params = {id(p) for p in backbone.token_modulation.parameters()} | {

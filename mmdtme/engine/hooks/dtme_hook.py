@@ -114,7 +114,12 @@ class DTMEHook(Hook):
 
     @staticmethod
     def write_report(runner, plan: Plan) -> None:
-        """Save the plan and its plots to the work dir (main process only)."""
+        """Save the plan and its plots to the work dir and its per-block scores to the visualizer backends."""
+        scalars = {f'dtme/{key}/block_{layer:02d}': float(value)
+                   for key in ('range_conflict', 'null_conflict', 'range_cosine', 'null_cosine', 'ks')
+                   for layer, value in enumerate(getattr(plan, key))}
+        if scalars:
+            runner.visualizer.add_scalars(scalars, step=runner.iter)
         if is_main_process():
             plan.save(osp.join(runner.work_dir, PLAN_FILE))
             plots = save_analysis_plots(plan, runner.work_dir)
