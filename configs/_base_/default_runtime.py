@@ -6,7 +6,8 @@ env_cfg = dict(
     # tools/train.py switches to gloo when no GPU is present
     dist_cfg=dict(backend='nccl'))
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+# no fixed name: each Runner gets its own visualizer (several runs in one process log to their own dirs)
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None

@@ -14,7 +14,7 @@ Only torch and the standard library are imported here (no mmengine / mmseg / mmc
 from a notebook or a test without any registry.
 """
 from .analysis import AnalysisSettings, accumulate_conflicts, accumulate_covariance, analyze
-from .conflicts import ConflictAccumulator, pairwise_products, task_gradients, task_pairs
+from .conflicts import ConflictAccumulator, own_stream_gradients, pairwise_products, task_gradients, task_pairs
 from .covariance import CovarianceAccumulator
 from .modules import BNTokenModulation, TokenExpansion, TokenModulation, stack_task_streams, unstack_task_streams
 from .plan import MODULATORS, PLAN_VERSION, Plan
@@ -22,9 +22,9 @@ from .selection import MODES, VARIANTS, num_selected, select_layers
 from .spaces import TokenSpaces, split_token_space
 
 __all__ = [
-    'AnalysisSettings', 'analyze', 'accumulate_covariance', 'accumulate_conflicts',
-    'CovarianceAccumulator', 'TokenSpaces', 'split_token_space', 'pairwise_products', 'task_pairs',
-    'ConflictAccumulator', 'task_gradients', 'select_layers', 'num_selected', 'MODES', 'VARIANTS', 'Plan',
-    'PLAN_VERSION', 'MODULATORS', 'TokenModulation', 'BNTokenModulation', 'TokenExpansion', 'stack_task_streams',
+    'AnalysisSettings', 'analyze', 'accumulate_covariance', 'accumulate_conflicts', 'CovarianceAccumulator',
+    'TokenSpaces', 'split_token_space', 'pairwise_products', 'task_pairs', 'ConflictAccumulator', 'task_gradients',
+    'own_stream_gradients', 'select_layers', 'num_selected', 'MODES', 'VARIANTS', 'Plan', 'PLAN_VERSION',
+    'MODULATORS', 'TokenModulation', 'BNTokenModulation', 'TokenExpansion', 'stack_task_streams',
     'unstack_task_streams'
 ]

@@ -10,7 +10,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .conflicts import ConflictAccumulator, task_gradients
+from .conflicts import ConflictAccumulator, own_stream_gradients, task_gradients
 from .covariance import CovarianceAccumulator
 from .plan import Plan
 from .selection import select_layers
@@ -68,8 +68,13 @@ def accumulate_covariance(batches: Iterable, block_outputs: BlockOutputsFn, num_
 
 def accumulate_conflicts(batches: Iterable, task_losses: TaskLossesFn, tasks: Sequence[str],
                          spaces: Sequence[TokenSpaces], reduce: Optional[ReduceFn] = None,
-                         progress: Callable[[Iterable], Iterable] = _identity) -> ConflictAccumulator:
-    """Second pass: range / null conflicts of every block's token gradients over ``batches``."""
+                         progress: Callable[[Iterable], Iterable] = _identity,
+                         batch_size: Optional[Callable[[object], int]] = None) -> ConflictAccumulator:
+    """Second pass: range / null conflicts of every block's token gradients over ``batches``.
+
+    With ``batch_size`` (``batch -> samples``), blocks whose outputs are stacked task streams are compared
+    stream against stream (:func:`own_stream_gradients`), as in a model after expansion.
+    """
     accumulator = ConflictAccumulator(len(spaces), len(tasks))
     for batch in progress(batches):
         with torch.enable_grad():
@@ -79,6 +84,8 @@ def accumulate_conflicts(batches: Iterable, task_losses: TaskLossesFn, tasks: Se
                 raise KeyError(f'the model returned no loss for tasks {missing}')
             grads = task_gradients([losses[task] for task in tasks], outputs, retain_graph=False)
         for layer, layer_grads in enumerate(grads):
+            if batch_size is not None:
+                layer_grads = own_stream_gradients(layer_grads, batch_size(batch))
             accumulator.update(layer, layer_grads, spaces[layer].range_basis)
     if reduce is not None:
         reduce(accumulator.state_tensors())

@@ -209,3 +209,21 @@ def task_gradients(losses: Sequence[Tensor], block_outputs: Sequence[Tensor], re
         for layer, grad in enumerate(task_grads):
             grads[layer][t] = grad
     return grads
+
+
+def own_stream_gradients(grads: Tensor, batch_size: int) -> Tensor:
+    """Each task's gradient on its own token stream, (T, R, N, C) -> (T, B, N, C).
+
+    For a shared layer (R = B) the gradients are returned as they are. After expansion a layer's tokens are T
+    stacked streams (R = T·B) and task t's loss reaches only stream t, so task t's gradient is read from rows
+    t·B ... (t+1)·B - 1; conflicts then compare tasks' gradients at the same token position of their streams.
+    """
+    T, R = grads.shape[:2]
+    if R == batch_size:
+        return grads
+    if R != T * batch_size:
+        raise ValueError(f'gradients over {R} rows are neither {batch_size} shared samples nor {T} stacked '
+                         f'streams of {batch_size}')
+    streams = grads.unflatten(1, (T, batch_size))  # (T task, T stream, B, N, C)
+    index = torch.arange(T, device=grads.device)
+    return streams[index, index]

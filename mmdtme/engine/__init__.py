@@ -1,3 +1,3 @@
-from .hooks import DTMEHook
+from .hooks import ConflictMonitorHook, DTMEHook
 
-__all__ = ['DTMEHook']
+__all__ = ['ConflictMonitorHook', 'DTMEHook']

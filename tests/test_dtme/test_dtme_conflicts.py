@@ -206,3 +206,17 @@ def test_task_gradients_keeps_the_graph_for_a_training_backward():
         task_gradients([z.sum(), z], [y])
     with pytest.raises(ValueError, match='block output 0 does not require grad'):
         task_gradients([z.sum()], [y.detach()])
+
+
+def test_own_stream_gradients_pick_each_tasks_stream():
+    from mmdtme.dtme import own_stream_gradients
+    T, B, N, C = 3, 2, 4, 5
+    shared = torch.randn(T, B, N, C)
+    assert own_stream_gradients(shared, B) is shared
+    stacked = torch.randn(T, T * B, N, C)
+    picked = own_stream_gradients(stacked, B)
+    assert picked.shape == (T, B, N, C)
+    for t in range(T):
+        torch.testing.assert_close(picked[t], stacked[t, t * B:(t + 1) * B])
+    with pytest.raises(ValueError, match='stacked'):
+        own_stream_gradients(torch.randn(T, 5, N, C), B)

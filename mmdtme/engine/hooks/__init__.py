@@ -1,3 +1,4 @@
+from .conflict_monitor_hook import ConflictMonitorHook
 from .dtme_hook import DTMEHook
 
-__all__ = ['DTMEHook']
+__all__ = ['ConflictMonitorHook', 'DTMEHook']

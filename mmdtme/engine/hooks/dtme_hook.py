@@ -20,7 +20,8 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if is_model_wrapper(model) else model
 
 
-def _sum_over_ranks(tensors: List[torch.Tensor]) -> None:
+def sum_over_ranks(tensors: List[torch.Tensor]) -> None:
+    """In-place SUM all-reduce of the analysis statistics (a no-op in one process)."""
     if get_world_size() > 1:
         for tensor in tensors:
             all_reduce(tensor, op='sum')
@@ -126,37 +127,12 @@ class DTMEHook(Hook):
             runner.logger.info(f'DTME: plan written to {osp.join(runner.work_dir, PLAN_FILE)}'
                                + (f', plots {plots}' if plots else ''))
 
-    def _analysis_batches(self, runner) -> Iterable:
-        if self.analysis_dataloader is not None:
-            loader_cfg = copy.deepcopy(self.analysis_dataloader)
-        else:
-            loader_cfg = copy.deepcopy(runner.cfg.train_dataloader)
-            loader_cfg['dataset']['pipeline'] = copy.deepcopy(runner.cfg.val_dataloader['dataset']['pipeline'])
-            loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False, round_up=False)
-            loader_cfg['persistent_workers'] = False
-        loader = runner.build_dataloader(loader_cfg, seed=runner.seed)
-        limit = len(loader) if self.max_batches is None else min(self.max_batches, len(loader))
-        if limit == 0:
-            raise ValueError('the DTME analysis set is empty: the analysis dataloader yields no batch. Point '
-                             'DTMEHook.analysis_dataloader (or the training set) at data')
-        return _Limited(loader, limit)
-
     def analyse(self, runner) -> Plan:
         """Run the analysis on the runner's model and analysis set; every process gets the same plan."""
         model = _unwrap(runner.model)
         backbone = self._backbone(runner)
-        batches = self._analysis_batches(runner)
-
-        def prepared(data_batch):
-            data = model.data_preprocessor(data_batch, training=True)  # training=True pads the ground truth
-            return data['inputs'], data['data_samples']
-
-        def block_outputs(data_batch):
-            inputs, _ = prepared(data_batch)
-            return backbone.forward_with_block_outputs(inputs)[1]
-
-        def task_losses(data_batch):
-            return model.task_losses_with_block_outputs(*prepared(data_batch))
+        batches = build_analysis_batches(runner, self.analysis_dataloader, self.max_batches)
+        block_outputs, task_losses = analysis_callables(model)
 
         runner.logger.info(f'DTME: analysing the token space of {backbone.depth} blocks on {len(batches)} '
                            f'batches per process ({get_world_size()} processes): covariance pass, then conflict '
@@ -165,7 +141,7 @@ class DTMEHook(Hook):
         model.eval()
         try:
             plan = analyze(batches, block_outputs, task_losses, list(model.tasks), backbone.depth,
-                           backbone.embed_dim, self.settings, reduce=_sum_over_ranks, progress=_progress)
+                           backbone.embed_dim, self.settings, reduce=sum_over_ranks, progress=_progress)
         finally:
             model.train(was_training)
         # Every rank computed the same plan from the summed statistics; rank 0's copy is authoritative.
@@ -205,6 +181,39 @@ class DTMEHook(Hook):
                 scheduler.base_values.append(scheduler.base_values[0])
             if hasattr(scheduler, '_last_value') and len(scheduler._last_value) == len(optimizer.param_groups) - 1:
                 scheduler._last_value.append(scheduler._last_value[0])
+
+
+def build_analysis_batches(runner, dataloader_cfg: Optional[dict] = None, max_batches: Optional[int] = None):
+    """The analysis set: ``dataloader_cfg``, or the training set with the validation pipeline, unshuffled."""
+    if dataloader_cfg is not None:
+        loader_cfg = copy.deepcopy(dataloader_cfg)
+    else:
+        loader_cfg = copy.deepcopy(runner.cfg.train_dataloader)
+        loader_cfg['dataset']['pipeline'] = copy.deepcopy(runner.cfg.val_dataloader['dataset']['pipeline'])
+        loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False, round_up=False)
+        loader_cfg['persistent_workers'] = False
+    loader = runner.build_dataloader(loader_cfg, seed=runner.seed)
+    limit = len(loader) if max_batches is None else min(max_batches, len(loader))
+    if limit == 0:
+        raise ValueError('the DTME analysis set is empty: the analysis dataloader yields no batch. Point '
+                         'analysis_dataloader (or the training set) at data')
+    return _Limited(loader, limit)
+
+
+def analysis_callables(model):
+    """``block_outputs(data_batch)`` and ``task_losses(data_batch)`` of a ``MultiTaskSegmentor`` for the analysis."""
+
+    def prepared(data_batch):
+        data = model.data_preprocessor(data_batch, training=True)  # training=True pads the ground truth
+        return data['inputs'], data['data_samples']
+
+    def block_outputs(data_batch):
+        return model.backbone.forward_with_block_outputs(prepared(data_batch)[0])[1]
+
+    def task_losses(data_batch):
+        return model.task_losses_with_block_outputs(*prepared(data_batch))
+
+    return block_outputs, task_losses
 
 
 class _Limited:

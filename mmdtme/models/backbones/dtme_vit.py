@@ -77,14 +77,12 @@ class DTMEViT(TimmViT):
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
 
-    def forward(self, x: torch.Tensor) -> Features:
-        if self.plan is None:
-            return super().forward(x)
+    def _run_streams(self, x: torch.Tensor):
+        """Blocks with task streams; yields (block index, tokens after TE / TM, whether tokens are stacked)."""
         tokens, grid = self.embed(x)
-        B = tokens.shape[0]
         T = len(self.plan.tasks)
         first = self.plan.first_modified_layer
-        levels, stacked = [], False
+        stacked = False
         for index, block in enumerate(self.vit.blocks):
             if index == first:
                 tokens, stacked = stack_task_streams(tokens, T), True  # (B, N, C) -> (T·B, N, C)
@@ -96,7 +94,27 @@ class DTMEViT(TimmViT):
                 tokens = self.token_expansion[key].drop(tokens)
             if key in self.token_modulation:
                 tokens = self.token_modulation[key](tokens)
-            if index in self.out_indices:
-                levels.append((self.tokens_to_map(tokens, grid), stacked))
+            yield index, tokens, stacked, grid
+
+    def _split_levels(self, levels: list, batch_size: int) -> Dict[str, List[torch.Tensor]]:
+        B = batch_size
         return {task: [level[t * B:(t + 1) * B] if is_stacked else level for level, is_stacked in levels]
                 for t, task in enumerate(self.plan.tasks)}
+
+    def forward_with_block_outputs(self, x: torch.Tensor):
+        """Features and every block's output tokens: (B, N, C) while shared, (T·B, N, C) once stacked."""
+        if self.plan is None:
+            return super().forward_with_block_outputs(x)
+        levels, block_outputs = [], []
+        for index, tokens, stacked, grid in self._run_streams(x):
+            block_outputs.append(tokens)
+            if index in self.out_indices:
+                levels.append((self.tokens_to_map(tokens, grid), stacked))
+        return self._split_levels(levels, x.shape[0]), block_outputs
+
+    def forward(self, x: torch.Tensor) -> Features:
+        if self.plan is None:
+            return super().forward(x)
+        levels = [(self.tokens_to_map(tokens, grid), stacked) for index, tokens, stacked, grid in self._run_streams(x)
+                  if index in self.out_indices]
+        return self._split_levels(levels, x.shape[0])
