@@ -16,7 +16,8 @@ from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmdtme.registry import HOOKS  # noqa: E402
-from mmdtme.utils import add_runtime_arguments, load_config, parse_tool_args, setup_runtime  # noqa: E402
+from mmdtme.utils import (add_runtime_arguments, load_config, parse_tool_args, setup_runtime,  # noqa: E402
+                          teardown_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,6 +47,7 @@ def main() -> None:
     plan = hook.analyse(runner)
     runner.logger.info(f'DTME analysis:\n{plan.summary_table()}')
     hook.write_report(runner, plan)
+    teardown_distributed()
 
 
 if __name__ == '__main__':

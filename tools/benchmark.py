@@ -178,8 +178,10 @@ def main() -> None:
     print(f'device: {results["device"]}; {len(batches)} batches of {results["batch_size"]} at '
           f'{results["input_size"]}; {len(tasks)} tasks; TM {plan.tm_layers}, TE {plan.te_layers}')
     rows = [('analysis / floor (target <= 1.3)', results['analysis_floor_ratio']),
-            ('train step DTME / MT', results['train_step_ratio']), ('train FLOPs DTME / MT', results['train_flop_ratio']),
-            ('inference DTME / MT', results['infer_step_ratio']), ('inference FLOPs DTME / MT', results['infer_flop_ratio']),
+            ('train step DTME / MT', results['train_step_ratio']),
+            ('train FLOPs DTME / MT', results['train_flop_ratio']),
+            ('inference DTME / MT', results['infer_step_ratio']),
+            ('inference FLOPs DTME / MT', results['infer_flop_ratio']),
             ('analysis / train-step peak memory (target <= 1.2)', results['analysis_mem_ratio'])]
     for label, value in rows:
         print(f'  {label:<50} {"n/a (CPU)" if value is None else f"{value:.3f}"}')

@@ -8,7 +8,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 from mmengine.runner import Runner  # noqa: E402
 
-from mmdtme.utils import add_runtime_arguments, load_config, parse_tool_args, setup_runtime  # noqa: E402
+from mmdtme.utils import (add_runtime_arguments, load_config, parse_tool_args, setup_runtime,  # noqa: E402
+                          teardown_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -33,6 +34,7 @@ def main() -> None:
     setup_runtime(cfg)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
+    teardown_distributed()
     if args.out:
         with open(args.out, 'w') as f:
             json.dump({key: float(value) for key, value in metrics.items()}, f, indent=2)

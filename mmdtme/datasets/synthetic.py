@@ -542,7 +542,8 @@ def generate_dataset(root: str, num_train: int = 400, num_val: int = 100, height
 
     Layout: ``images/*.png`` (RGB), ``segmentation/*.png`` (class index + 1, 0 = unlabelled), ``depth/*.npy``
     (float32 metres), ``normals/*.png`` (round((n + 1) / 2 * 255)), ``edge/*.png`` ({0, 255}),
-    ``gt_sets/{train,val}.txt`` and ``meta.json``. Files are written into a hidden sibling directory that is renamed into place at the end.
+    ``gt_sets/{train,val}.txt`` and ``meta.json``. Files are written into a hidden sibling directory that is renamed
+    into place at the end.
 
     Args:
         root: Output directory.

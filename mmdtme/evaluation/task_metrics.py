@@ -14,7 +14,8 @@ NORMAL_ANGLE_BIN = 0.05  # degrees; resolution of the median angular error
 NORMAL_THRESHOLDS = (11.25, 22.5, 30.0)
 
 
-def confusion_matrix(pred: torch.Tensor, label: torch.Tensor, num_classes: int, ignore_index: int = 255) -> torch.Tensor:
+def confusion_matrix(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
+                     ignore_index: int = 255) -> torch.Tensor:
     """``num_classes``² matrix counting (label, prediction) pairs over the labelled pixels."""
     valid = label != ignore_index
     index = label[valid].long() * num_classes + pred[valid].long()
@@ -88,7 +89,8 @@ def edge_pixel_stats(prob: torch.Tensor, gt: torch.Tensor, thresholds: Sequence[
     kernel = 2 * tolerance + 1
     near_gt = F.max_pool2d(gt_edge, kernel, stride=1, padding=tolerance)
     near_pred = F.max_pool2d(pred_edge, kernel, stride=1, padding=tolerance)
-    return dict(pred=pred_edge.sum((1, 2, 3)).cpu().numpy(), pred_hit=(pred_edge * near_gt).sum((1, 2, 3)).cpu().numpy(),
+    return dict(pred=pred_edge.sum((1, 2, 3)).cpu().numpy(),
+                pred_hit=(pred_edge * near_gt).sum((1, 2, 3)).cpu().numpy(),
                 gt=np.full(len(thresholds), float(gt_edge.sum())),
                 gt_hit=(near_pred * gt_edge).sum((1, 2, 3)).cpu().numpy())
 

@@ -1,4 +1,7 @@
 from .checkpoint import allow_mmengine_checkpoints
-from .runtime import add_runtime_arguments, load_config, parse_tool_args, setup_runtime
+from .runtime import add_runtime_arguments, load_config, parse_tool_args, setup_runtime, teardown_distributed
 
-__all__ = ['allow_mmengine_checkpoints', 'add_runtime_arguments', 'load_config', 'parse_tool_args', 'setup_runtime']
+__all__ = [
+    'allow_mmengine_checkpoints', 'add_runtime_arguments', 'load_config', 'parse_tool_args', 'setup_runtime',
+    'teardown_distributed'
+]

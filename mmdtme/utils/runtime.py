@@ -69,3 +69,10 @@ def setup_runtime(cfg: Config) -> None:
     if cfg.launcher == 'pytorch' and not torch_dist.is_initialized():
         torch_dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
                                       world_size=int(os.environ['WORLD_SIZE']))
+
+
+def teardown_distributed() -> None:
+    """End a tool's process group: an undestroyed gloo group can abort the interpreter at exit (SIGABRT)."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
