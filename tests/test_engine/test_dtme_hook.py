@@ -81,13 +81,25 @@ def test_test_tool_rebuilds_the_expanded_model_from_the_checkpoint(synthetic_roo
 
 
 def test_expansion_at_a_later_iteration(synthetic_root, tmp_path):
-    cfg = dtme_config(synthetic_root, str(tmp_path), max_iters=5, expand_iter=3)
+    cfg = dtme_config(synthetic_root, str(tmp_path), max_iters=7, expand_iter=5)
     runner = Runner.from_cfg(cfg)
     spy = IterSpy(lambda r: (r.iter, backbone_of(r).is_expanded))
     runner.register_hook(spy, priority='LOWEST')
     runner.train()
-    assert spy.seen == [(0, False), (1, False), (2, False), (3, True), (4, True)]
+    assert spy.seen == [(0, False), (1, False), (2, False), (3, False), (4, False), (5, True), (6, True)]
     assert len(runner.optim_wrapper.optimizer.param_groups) == 2
+
+
+def test_training_keeps_lowering_the_loss_after_expansion(synthetic_root, tmp_path):
+    cfg = dtme_config(synthetic_root, str(tmp_path), max_iters=20)
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+    cfg.default_hooks.logger.interval = 5
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    with open(osp.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
+        losses = {r['step']: r['loss'] for r in map(json.loads, f) if 'loss' in r}
+    values = [losses[step] for step in (5, 10, 15, 20)]  # means over 5 iterations
+    assert all(later < earlier for earlier, later in zip(values, values[1:])), values
 
 
 def test_plan_file_is_applied_without_analysis(synthetic_root, tmp_path):
