@@ -29,6 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import mmdtme  # noqa: E402,F401
 from mmdtme.dtme import AnalysisSettings, analyze, task_gradients  # noqa: E402
+from mmdtme.engine.hooks.dtme_hook import default_analysis_loader_cfg  # noqa: E402
 from mmdtme.registry import MODELS  # noqa: E402
 from mmdtme.utils import load_config  # noqa: E402
 
@@ -79,11 +80,8 @@ def flops(fn: Callable[[], None]) -> int:
 
 
 def load_batches(cfg, count: int, model) -> List[tuple]:
-    loader_cfg = copy.deepcopy(cfg.train_dataloader)
-    loader_cfg['dataset']['pipeline'] = copy.deepcopy(cfg.val_dataloader['dataset']['pipeline'])
-    loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False)
+    loader_cfg = default_analysis_loader_cfg(cfg)
     loader_cfg['num_workers'] = 0
-    loader_cfg['persistent_workers'] = False
     batches = []
     for index, data_batch in enumerate(Runner.build_dataloader(loader_cfg)):
         if index == count:

@@ -1,4 +1,4 @@
-from typing import Dict, Mapping
+from typing import Mapping
 
 
 def delta_m(metrics: Mapping[str, float], reference: Mapping[str, float], lower_is_better: Mapping[str, bool]) -> float:
@@ -19,8 +19,3 @@ def delta_m(metrics: Mapping[str, float], reference: Mapping[str, float], lower_
         total += sign * (metrics[key] - ref) / ref
     return 100.0 * total / len(reference)
 
-
-def per_task_changes(metrics: Mapping[str, float], reference: Mapping[str, float],
-                     lower_is_better: Mapping[str, bool]) -> Dict[str, float]:
-    """The signed relative change (%) of each reference metric, positive meaning better than single-task."""
-    return {key: delta_m(metrics, {key: ref}, lower_is_better) for key, ref in reference.items()}

@@ -15,9 +15,6 @@ class MultiTaskDataSample(SegDataSample):
     def get_task_gt(self, task: str) -> PixelData:
         return getattr(self, TASK_SPECS[task].gt_field)
 
-    def get_task_pred(self, task: str) -> PixelData:
-        return getattr(self, TASK_SPECS[task].pred_field)
-
     def set_task_pred(self, task: str, data) -> None:
         setattr(self, TASK_SPECS[task].pred_field, PixelData(data=data))
 

@@ -183,15 +183,21 @@ class DTMEHook(Hook):
                 scheduler._last_value.append(scheduler._last_value[0])
 
 
+def default_analysis_loader_cfg(cfg) -> dict:
+    """The default analysis set: the training dataset with the validation pipeline, unshuffled, no padding."""
+    loader_cfg = copy.deepcopy(cfg.train_dataloader)
+    loader_cfg['dataset']['pipeline'] = copy.deepcopy(cfg.val_dataloader['dataset']['pipeline'])
+    loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False, round_up=False)
+    loader_cfg['persistent_workers'] = False
+    return loader_cfg
+
+
 def build_analysis_batches(runner, dataloader_cfg: Optional[dict] = None, max_batches: Optional[int] = None):
     """The analysis set: ``dataloader_cfg``, or the training set with the validation pipeline, unshuffled."""
     if dataloader_cfg is not None:
         loader_cfg = copy.deepcopy(dataloader_cfg)
     else:
-        loader_cfg = copy.deepcopy(runner.cfg.train_dataloader)
-        loader_cfg['dataset']['pipeline'] = copy.deepcopy(runner.cfg.val_dataloader['dataset']['pipeline'])
-        loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False, round_up=False)
-        loader_cfg['persistent_workers'] = False
+        loader_cfg = default_analysis_loader_cfg(runner.cfg)
     loader = runner.build_dataloader(loader_cfg, seed=runner.seed)
     limit = len(loader) if max_batches is None else min(max_batches, len(loader))
     if limit == 0:
