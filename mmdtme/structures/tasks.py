@@ -1,10 +1,11 @@
 """What each dense task is called at every stage: pipeline key, data-sample fields, padding, target type.
 
-One table keeps the transforms, the packer, the data preprocessor, the losses and the metric in agreement
-when a task is added (human parts and saliency come with the PASCAL-Context loader).
+One table keeps the transforms, the packer, the data preprocessor, the heads, the losses and the metric in
+agreement: adding a task is adding a row here (and, if its files have a new format, a loader in
+``datasets/transforms/loading.py``).
 """
-from dataclasses import dataclass
-from typing import Dict, Iterable, List
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,12 @@ class TaskSpec:
         channels: Channels of the ground-truth map (1 for labels and depth, 3 for normals).
         is_label: Integer label map (kept ``int64``, never interpolated) rather than a float map.
         pad_value: Value written where a batch is padded; it must mean "ignore" for the task's loss.
+        metric: How :class:`MultiTaskMetric` evaluates it: ``'miou'``, ``'depth'``, ``'normals'``, ``'edge'``,
+            ``'saliency'`` (maxF and mIoU of a binary map) or ``'regression'`` (L1 / RMSE of a float map).
+        output_type: How a head turns raw outputs into predictions: ``'label'`` (argmax), ``'sigmoid'``,
+            ``'normalize'`` (unit vectors) or ``'identity'``.
+        loss: The head's default loss config.
+        num_classes: Output channels of a label task's head when the dataset does not say (None: ask).
     """
 
     name: str
@@ -28,15 +35,29 @@ class TaskSpec:
     channels: int
     is_label: bool
     pad_value: float
+    metric: str
+    output_type: str
+    loss: dict = field(default_factory=dict, hash=False)
+    num_classes: Optional[int] = None
 
 
 TASK_SPECS: Dict[str, TaskSpec] = {
     spec.name: spec
     for spec in (
-        TaskSpec('semseg', 'gt_seg_map', 'gt_sem_seg', 'pred_sem_seg', 1, True, 255),
-        TaskSpec('depth', 'gt_depth_map', 'gt_depth_map', 'pred_depth_map', 1, False, 0.0),
-        TaskSpec('normals', 'gt_normal_map', 'gt_normal_map', 'pred_normal_map', 3, False, 0.0),
-        TaskSpec('edge', 'gt_edge_map', 'gt_edge_map', 'pred_edge_map', 1, True, 255),
+        TaskSpec('semseg', 'gt_seg_map', 'gt_sem_seg', 'pred_sem_seg', 1, True, 255, 'miou', 'label',
+                 dict(type='PixelCrossEntropyLoss')),
+        TaskSpec('depth', 'gt_depth_map', 'gt_depth_map', 'pred_depth_map', 1, False, 0.0, 'depth', 'identity',
+                 dict(type='DepthL1Loss')),
+        TaskSpec('normals', 'gt_normal_map', 'gt_normal_map', 'pred_normal_map', 3, False, 0.0, 'normals',
+                 'normalize', dict(type='NormalL1Loss')),
+        TaskSpec('edge', 'gt_edge_map', 'gt_edge_map', 'pred_edge_map', 1, True, 255, 'edge', 'sigmoid',
+                 dict(type='BalancedBCELoss')),
+        # PASCAL-Context: 6 body parts + background; images without people are all ignore (255).
+        TaskSpec('human_parts', 'gt_parts_map', 'gt_parts_map', 'pred_parts_map', 1, True, 255, 'miou', 'label',
+                 dict(type='PixelCrossEntropyLoss'), num_classes=7),
+        # PASCAL-Context saliency (distilled, thresholded at 0.5): a 2-class label map.
+        TaskSpec('saliency', 'gt_saliency_map', 'gt_saliency_map', 'pred_saliency_map', 1, True, 255, 'saliency',
+                 'sigmoid', dict(type='BalancedBCELoss', pos_weight=None)),
     )
 }
 

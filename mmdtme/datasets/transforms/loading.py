@@ -42,8 +42,22 @@ def load_edge(path: str) -> np.ndarray:
     return (_read_png(path, 'label') >= 128).astype(np.uint8)
 
 
-TASK_LOADERS: Dict[str, Callable[[str], np.ndarray]] = dict(
+# Readers of one ground-truth file, by format name. A dataset whose files differ from the NYUD-MT formats
+# registers its readers here and names them per task in each sample's ``ann_formats`` (default: the task).
+ANNOTATION_LOADERS: Dict[str, Callable[[str], np.ndarray]] = dict(
     semseg=load_semseg, depth=load_depth, normals=load_normals, edge=load_edge)
+
+
+def register_annotation_loader(name: str) -> Callable:
+    """Decorator registering ``fn(path) -> array`` as the reader of annotation format ``name``."""
+
+    def register(fn: Callable[[str], np.ndarray]) -> Callable[[str], np.ndarray]:
+        if name in ANNOTATION_LOADERS and ANNOTATION_LOADERS[name] is not fn:
+            raise KeyError(f'annotation format {name!r} is already registered')
+        ANNOTATION_LOADERS[name] = fn
+        return fn
+
+    return register
 
 
 @TRANSFORMS.register_module()
@@ -51,8 +65,10 @@ class LoadMultiTaskAnnotations(BaseTransform):
     """Load the ground truth of every task of a sample, in the NYUD-MT file formats.
 
     Reads ``results[f'{task}_path']`` for each task in ``results['tasks']`` into the task's pipeline key
-    (``gt_seg_map``, ``gt_depth_map``, ``gt_normal_map``, ``gt_edge_map``) and lists that key in
-    ``seg_fields`` so mmseg's resize/crop/flip move it with the image, with nearest interpolation.
+    (``gt_seg_map``, ``gt_depth_map``, ``gt_normal_map``, ``gt_edge_map``...) and lists that key in
+    ``seg_fields`` so mmseg's resize/crop/flip move it with the image, with nearest interpolation. The
+    reader is ``ANNOTATION_LOADERS[results['ann_formats'][task]]`` when the dataset names a format for the
+    task, else the NYUD-MT reader of the task.
 
     Args:
         reduce_zero_label: Semantic labels are stored as class + 1 with 0 unlabelled (NYUD-MT).
@@ -65,11 +81,15 @@ class LoadMultiTaskAnnotations(BaseTransform):
         results.setdefault('seg_fields', [])
         for task in results['tasks']:
             spec, path = TASK_SPECS[task], results[f'{task}_path']
+            file_format = results.get('ann_formats', {}).get(task, task)
+            if file_format not in ANNOTATION_LOADERS:
+                raise KeyError(f'no reader for annotation format {file_format!r} of task {task!r}; '
+                               f'registered formats: {sorted(ANNOTATION_LOADERS)}')
             try:
-                if task == 'semseg':
+                if file_format == 'semseg':
                     array = load_semseg(path, self.reduce_zero_label)
                 else:
-                    array = TASK_LOADERS[task](path)
+                    array = ANNOTATION_LOADERS[file_format](path)
             except Exception as error:
                 raise OSError(f'cannot read the {task} ground truth {path!r} ({error}); '
                               'the file is corrupt or not in the expected format') from error

@@ -1,7 +1,8 @@
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
+import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from prettytable import PrettyTable
@@ -15,7 +16,7 @@ from mmdtme.structures import TASK_SPECS
 LOWER_IS_BETTER = {'semseg/mIoU': False, 'semseg/aAcc': False, 'depth/rmse': True, 'depth/mae': True,
                    'depth/abs_rel': True, 'normals/mean': True, 'normals/median': True,
                    'normals/within_11.25': False, 'normals/within_22.5': False, 'normals/within_30': False,
-                   'edge/pixel_odsF': False}
+                   'edge/pixel_odsF': False, 'human_parts/mIoU': False, 'human_parts/aAcc': False}
 
 
 @METRICS.register_module()
@@ -31,7 +32,8 @@ class MultiTaskMetric(BaseMetric):
 
     Args:
         tasks: Tasks to evaluate. Default: those of the model, read from the predictions.
-        num_classes: Semantic classes. Default: ``len(dataset_meta['classes'])``.
+        num_classes: Classes of semseg (an int), or of each label task (``{'human_parts': 7}``). Default:
+            ``len(dataset_meta['classes'])`` for semseg, ``dataset_meta['{task}_classes']`` for others.
         ignore_index: Label ignored by semseg and edge.
         edge_thresholds: Number of evenly spaced thresholds in (0, 1) for the edge F-measure.
         edge_tolerance: Spatial tolerance of the edge F-measure, in pixels.
@@ -41,7 +43,7 @@ class MultiTaskMetric(BaseMetric):
 
     default_prefix = ''  # keys are already 'task/metric'
 
-    def __init__(self, tasks: Optional[Sequence[str]] = None, num_classes: Optional[int] = None,
+    def __init__(self, tasks: Optional[Sequence[str]] = None, num_classes: Union[int, Dict[str, int], None] = None,
                  ignore_index: int = 255, edge_thresholds: int = 99, edge_tolerance: int = 1,
                  st_reference: Optional[Dict[str, float]] = None, collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
@@ -61,12 +63,48 @@ class MultiTaskMetric(BaseMetric):
             return list(self.tasks)
         return [task for task, spec in TASK_SPECS.items() if spec.pred_field in sample]
 
-    def _num_classes(self) -> int:
-        if self.num_classes is not None:
+    def _num_classes(self, task: str) -> int:
+        """Classes of a label task: ``num_classes`` (an int for semseg, or per task), else the dataset's
+        ``classes`` (semseg) / ``{task}_classes``, else the task table's default."""
+        if isinstance(self.num_classes, dict) and task in self.num_classes:
+            return self.num_classes[task]
+        if isinstance(self.num_classes, int) and task == 'semseg':
             return self.num_classes
-        if self.dataset_meta and 'classes' in self.dataset_meta:
-            return len(self.dataset_meta['classes'])
-        raise ValueError('MultiTaskMetric needs num_classes (or a dataset with metainfo classes) for semseg')
+        meta_key = 'classes' if task == 'semseg' else f'{task}_classes'
+        if self.dataset_meta and meta_key in self.dataset_meta:
+            return len(self.dataset_meta[meta_key])
+        if TASK_SPECS[task].num_classes is not None:
+            return TASK_SPECS[task].num_classes
+        raise ValueError(f'MultiTaskMetric needs num_classes for {task} (num_classes={{{task!r}: N}} or a '
+                         f'dataset whose metainfo has {meta_key!r})')
+
+    def _task_stats(self, task: str, pred: torch.Tensor, gt: torch.Tensor):
+        """Summable statistics of one image for ``task``, by the task table's metric kind."""
+        kind = TASK_SPECS[task].metric
+        if kind == 'miou':
+            return task_metrics.confusion_matrix(pred[0], gt[0], self._num_classes(task),
+                                                 self.ignore_index).cpu().numpy()
+        if kind == 'depth':
+            return task_metrics.depth_stats(pred[0], gt[0])
+        if kind == 'normals':
+            return task_metrics.normal_stats(pred, gt)
+        if kind == 'edge':
+            return task_metrics.edge_pixel_stats(pred[0], gt[0], self.edge_thresholds, self.edge_tolerance,
+                                                 self.ignore_index)
+        raise KeyError(f'MultiTaskMetric cannot evaluate task {task!r} (metric kind {kind!r}) yet')
+
+    def _task_summary(self, task: str, stats) -> Dict[str, float]:
+        """Reported numbers of ``task`` from statistics summed over the dataset."""
+        kind = TASK_SPECS[task].metric
+        if kind == 'miou':
+            return task_metrics.miou_summary(stats)
+        if kind == 'depth':
+            return task_metrics.depth_summary(stats)
+        if kind == 'normals':
+            return task_metrics.normal_summary(stats)
+        if kind == 'edge':
+            return task_metrics.edge_pixel_summary(stats, self.edge_thresholds)
+        raise KeyError(f'MultiTaskMetric cannot summarise task {task!r} (metric kind {kind!r}) yet')
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -81,18 +119,7 @@ class MultiTaskMetric(BaseMetric):
                 if pred.shape[-2:] != gt.shape[-2:]:
                     raise ValueError(f'{task} prediction is {tuple(pred.shape[-2:])} but its ground truth is '
                                      f'{tuple(gt.shape[-2:])} for {sample.get("img_path")}')
-                if task == 'semseg':
-                    result[task] = task_metrics.confusion_matrix(pred[0], gt[0], self._num_classes(),
-                                                                 self.ignore_index).cpu().numpy()
-                elif task == 'depth':
-                    result[task] = task_metrics.depth_stats(pred[0], gt[0])
-                elif task == 'normals':
-                    result[task] = task_metrics.normal_stats(pred, gt)
-                elif task == 'edge':
-                    result[task] = task_metrics.edge_pixel_stats(pred[0], gt[0], self.edge_thresholds,
-                                                                 self.edge_tolerance, self.ignore_index)
-                else:
-                    raise KeyError(f'MultiTaskMetric cannot evaluate task {task!r} yet')
+                result[task] = self._task_stats(task, pred, gt)
             self.results.append(result)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
@@ -105,14 +132,9 @@ class MultiTaskMetric(BaseMetric):
                     totals[task] = {key: totals[task][key] + value for key, value in stats.items()}
                 else:
                     totals[task] = totals[task] + stats
-        summaries = dict(
-            semseg=lambda stats: task_metrics.miou_summary(stats),
-            depth=task_metrics.depth_summary,
-            normals=task_metrics.normal_summary,
-            edge=lambda stats: task_metrics.edge_pixel_summary(stats, self.edge_thresholds))
         metrics = {}
         for task, stats in totals.items():
-            metrics.update({f'{task}/{key}': value for key, value in summaries[task](stats).items()})
+            metrics.update({f'{task}/{key}': value for key, value in self._task_summary(task, stats).items()})
         reference = {key: value for key, value in self.st_reference.items() if key in metrics}
         if reference:
             metrics['delta_m'] = delta_m(metrics, reference, LOWER_IS_BETTER)

@@ -7,14 +7,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from mmdtme.registry import MODELS
-
-# How raw head outputs become predictions, per task; a head's ``output_type`` overrides it.
-DEFAULT_OUTPUT_TYPES = dict(semseg='label', depth='identity', normals='normalize', edge='sigmoid')
-DEFAULT_LOSSES = dict(
-    semseg=dict(type='PixelCrossEntropyLoss'),
-    depth=dict(type='DepthL1Loss'),
-    normals=dict(type='NormalL1Loss'),
-    edge=dict(type='BalancedBCELoss'))
+from mmdtme.structures import TASK_SPECS
 
 
 @MODELS.register_module()
@@ -39,11 +32,12 @@ class TaskConvHead(BaseModule):
                  norm_cfg: dict = dict(type='BN'), init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.task = task
-        self.output_type = output_type or DEFAULT_OUTPUT_TYPES.get(task)
+        spec = TASK_SPECS.get(task)
+        self.output_type = output_type or (spec.output_type if spec else None)
         if self.output_type not in ('label', 'sigmoid', 'normalize', 'identity'):
             raise ValueError(f'head of task {task!r}: output_type must be label/sigmoid/normalize/identity, '
                              f'got {self.output_type!r}')
-        loss = loss or DEFAULT_LOSSES.get(task)
+        loss = loss or (dict(spec.loss) if spec else None)
         if loss is None:
             raise ValueError(f'head of task {task!r} needs a loss config')
         self.fuse = ConvModule(sum(in_channels), channels, 3, padding=1, norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))

@@ -14,23 +14,32 @@ from mmdtme.structures import MultiTaskDataSample, get_task_specs
 
 @MODELS.register_module()
 class MultiTaskSegmentor(BaseModel):
-    """A shared backbone with one head per task: Baseline MT, or Baseline ST with a single task.
+    """A shared backbone, an optional multi-task decoder (neck) and one head per task.
+
+    Without a neck this is Baseline MT (or Baseline ST with a single task); with a neck, e.g. an InvPT-like
+    decoder, the neck turns the backbone output into per-task features and may emit auxiliary
+    (preliminary) predictions, which are supervised with the task head's loss under ``'{task}.aux_*'``.
 
     Call graph::
 
-        loss():    extract_feat() -> heads[t].loss() for t in tasks -> {'t.loss_x': ...}
-        predict(): extract_feat() -> heads[t].predict() -> crop padding, resize to ori_shape,
+        loss():    extract_feat() -> [neck] -> heads[t].loss() (+ aux losses) for t in tasks -> {'t.loss_x': ...}
+        predict(): extract_feat() -> [neck] -> heads[t].predict() -> crop padding, resize to ori_shape,
                    heads[t].activate() -> data_sample.pred_* for t in tasks
-        _forward(): extract_feat() -> heads[t]() -> {t: raw output}
+        _forward(): extract_feat() -> [neck] -> heads[t]() -> {t: raw output}
 
     Args:
         tasks: Tasks trained and predicted, e.g. ``['semseg', 'depth', 'normals', 'edge']``.
         backbone: Backbone config, e.g. ``dict(type='TimmViT', ...)``.
         heads: One head config per task, keyed by task; ``in_channels`` and ``task`` are filled in.
+        neck: Optional multi-task decoder config; ``in_channels`` (the backbone's ``out_channels``) and
+            ``tasks`` are filled in. It is called with the backbone output (a list of levels, or
+            ``{task: levels}`` from a task-stream backbone) and returns ``(task_features, aux_outputs)``:
+            ``{task: levels}`` for the heads and ``{task: B×C×h×w raw map}`` (possibly empty). It has an
+            ``out_channels`` attribute (channels of each level it returns).
         data_preprocessor: Data preprocessor config.
     """
 
-    def __init__(self, tasks: Sequence[str], backbone: dict, heads: Dict[str, dict],
+    def __init__(self, tasks: Sequence[str], backbone: dict, heads: Dict[str, dict], neck: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -46,8 +55,13 @@ class MultiTaskSegmentor(BaseModel):
         backbone_cls = MODELS.get(backbone['type'])
         accepts_tasks = backbone_cls is not None and 'tasks' in inspect.signature(backbone_cls).parameters
         self.backbone = MODELS.build(backbone, default_args=dict(tasks=self.tasks) if accepts_tasks else None)
+        head_channels = self.backbone.out_channels
+        self.neck = None
+        if neck is not None:
+            self.neck = MODELS.build(dict(neck, in_channels=self.backbone.out_channels, tasks=self.tasks))
+            head_channels = self.neck.out_channels
         self.heads = nn.ModuleDict({
-            task: MODELS.build(dict(heads[task], task=task, in_channels=self.backbone.out_channels))
+            task: MODELS.build(dict(heads[task], task=task, in_channels=head_channels))
             for task in self.tasks
         })
         self.train_cfg = train_cfg
@@ -61,7 +75,14 @@ class MultiTaskSegmentor(BaseModel):
     def _task_features(features, task: str) -> List[torch.Tensor]:
         return features[task] if isinstance(features, dict) else features
 
+    def decode(self, features) -> Tuple[object, Dict[str, torch.Tensor]]:
+        """The heads' input (levels, or ``{task: levels}``) and auxiliary raw predictions (``{}`` without neck)."""
+        if self.neck is None:
+            return features, {}
+        return self.neck(features)
+
     def _head_losses(self, features, data_samples: List[MultiTaskDataSample]) -> Dict[str, torch.Tensor]:
+        features, aux_outputs = self.decode(features)
         losses = {}
         for task, head in self.heads.items():
             if not all(sample.has_task_gt(task) for sample in data_samples):
@@ -69,6 +90,9 @@ class MultiTaskSegmentor(BaseModel):
                                f'{task!r} in its tasks and the pipeline must load it')
             target = torch.stack([sample.get_task_gt(task).data for sample in data_samples])
             losses.update(add_prefix(head.loss(self._task_features(features, task), target), task))
+            if task in aux_outputs:
+                aux = F.interpolate(aux_outputs[task], target.shape[-2:], mode='bilinear', align_corners=False)
+                losses[f'{task}.aux_{head.loss_fn.loss_name}'] = head.loss_fn(aux, target)
         return losses
 
     def loss(self, inputs: torch.Tensor, data_samples: List[MultiTaskDataSample]) -> Dict[str, torch.Tensor]:
@@ -91,7 +115,7 @@ class MultiTaskSegmentor(BaseModel):
         if data_samples is None:
             data_samples = [MultiTaskDataSample(metainfo=dict(img_shape=inputs.shape[-2:], ori_shape=inputs.shape[-2:]))
                             for _ in range(inputs.shape[0])]
-        features = self.extract_feat(inputs)
+        features, _ = self.decode(self.extract_feat(inputs))
         for task, head in self.heads.items():
             outputs = head.predict(self._task_features(features, task), inputs.shape[-2:])
             for output, sample in zip(outputs, data_samples):
@@ -104,7 +128,7 @@ class MultiTaskSegmentor(BaseModel):
         return data_samples
 
     def _forward(self, inputs: torch.Tensor, data_samples=None) -> Dict[str, torch.Tensor]:
-        features = self.extract_feat(inputs)
+        features, _ = self.decode(self.extract_feat(inputs))
         return {task: head(self._task_features(features, task)) for task, head in self.heads.items()}
 
     def forward(self, inputs: torch.Tensor, data_samples=None, mode: str = 'tensor'):
