@@ -7,10 +7,11 @@ from mmengine.runner import Runner
 from helpers import tiny_synth_config
 
 
-def monitored_run(data_root, work_dir, dtme: bool):
+def monitored_run(data_root, work_dir, dtme: bool, measure_before_train: bool = False):
     cfg = tiny_synth_config(data_root, work_dir, max_iters=4)
     cfg.train_cfg.val_interval = 1000
-    cfg.custom_hooks = [dict(type='ConflictMonitorHook', interval=2, num_batches=1)]
+    cfg.custom_hooks = [dict(type='ConflictMonitorHook', interval=2, num_batches=1,
+                             measure_before_train=measure_before_train)]
     if dtme:
         cfg.model.backbone.type = 'DTMEViT'
         cfg.custom_hooks.append(dict(type='DTMEHook', max_batches=1))
@@ -18,13 +19,18 @@ def monitored_run(data_root, work_dir, dtme: bool):
     runner.train()
     with open(osp.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
         records = [json.loads(line) for line in f]
-    return [r for r in records if 'conflicts/range/block_00' in r]
+    monitor = next(hook for hook in runner.hooks if type(hook).__name__ == 'ConflictMonitorHook')
+    return [r for r in records if 'conflicts/range/block_00' in r], monitor.history
 
 
 @pytest.mark.parametrize('dtme', [False, True], ids=['mt', 'dtme'])
 def test_conflicts_are_logged_every_interval(synthetic_root, tmp_path, dtme):
-    records = monitored_run(synthetic_root, str(tmp_path), dtme)
-    assert [r['step'] for r in records] == [2, 4]
-    for record in records:
+    records, history = monitored_run(synthetic_root, str(tmp_path), dtme, measure_before_train=dtme)
+    expected_steps = [0, 2, 4] if dtme else [2, 4]
+    assert [r['step'] for r in records] == expected_steps
+    assert [entry['iter'] for entry in history] == expected_steps
+    for record, entry in zip(records, history):
         values = [record[f'conflicts/{space}/block_{layer:02d}'] for space in ('range', 'null') for layer in range(4)]
         assert all(0.0 < value < 1.0 for value in values), record
+        assert values[:4] == pytest.approx(entry['range_conflict'])
+        assert values[4:] == pytest.approx(entry['null_conflict'])

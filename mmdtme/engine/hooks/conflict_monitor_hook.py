@@ -1,4 +1,4 @@
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from mmengine.hooks import Hook
 
@@ -22,33 +22,47 @@ class ConflictMonitorHook(Hook):
         num_batches: Batches of the analysis set per process for each measurement.
         range_variance: Share τ of the variance kept in the range space.
         analysis_dataloader: Dataloader config; default: the training set with the validation pipeline.
+        measure_before_train: Also measure once before the first iteration (after a DTME expansion at
+            iteration 0, which runs first), the "before training" column of the paper's Tab. 14.
+
+    Every measurement is also kept in ``history`` as ``{'iter': i, 'range_conflict': [...], ...}``.
     """
 
     priority = 'BELOW_NORMAL'
 
     def __init__(self, interval: int = 1000, num_batches: int = 2, range_variance: float = 0.99,
-                 analysis_dataloader: Optional[dict] = None) -> None:
+                 analysis_dataloader: Optional[dict] = None, measure_before_train: bool = False) -> None:
         if interval < 1 or num_batches < 1:
             raise ValueError(f'interval and num_batches must be >= 1, got {interval} and {num_batches}')
         self.interval = interval
         self.num_batches = num_batches
         self.range_variance = range_variance
         self.analysis_dataloader = analysis_dataloader
+        self.measure_before_train = measure_before_train
         self._batches = None
+        self.history: List[dict] = []
+
+    def before_train(self, runner) -> None:
+        if self.measure_before_train and runner.iter == 0:
+            self._measure_and_log(runner, step=0)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if self.every_n_train_iters(runner, self.interval) or self.is_last_train_iter(runner):
-            scores = self.measure(runner)
-            runner.visualizer.add_scalars(
-                {f'conflicts/{space}/block_{layer:02d}': value
-                 for space in ('range', 'null') for layer, value in enumerate(scores[f'{space}_conflict'])},
-                step=runner.iter + 1)
-            runner.logger.info('conflict monitor: mean range conflict {:.3f}, mean null conflict {:.3f} '
-                               '(per block: range {}, null {})'.format(
-                                   sum(scores['range_conflict']) / len(scores['range_conflict']),
-                                   sum(scores['null_conflict']) / len(scores['null_conflict']),
-                                   [round(v, 3) for v in scores['range_conflict']],
-                                   [round(v, 3) for v in scores['null_conflict']]))
+            self._measure_and_log(runner, step=runner.iter + 1)
+
+    def _measure_and_log(self, runner, step: int) -> None:
+        scores = self.measure(runner)
+        self.history.append(dict(iter=step, **scores))
+        runner.visualizer.add_scalars(
+            {f'conflicts/{space}/block_{layer:02d}': value
+             for space in ('range', 'null') for layer, value in enumerate(scores[f'{space}_conflict'])},
+            step=step)
+        runner.logger.info('conflict monitor at iteration {}: mean range conflict {:.3f}, mean null conflict '
+                           '{:.3f} (per block: range {}, null {})'.format(
+                               step, sum(scores['range_conflict']) / len(scores['range_conflict']),
+                               sum(scores['null_conflict']) / len(scores['null_conflict']),
+                               [round(v, 3) for v in scores['range_conflict']],
+                               [round(v, 3) for v in scores['null_conflict']]))
 
     def measure(self, runner) -> Dict[str, list]:
         """Range / null conflict scores and cosines per block on the monitor's batches."""
