@@ -1,0 +1,1 @@
+"""Experiment drivers (the synthetic-scene study); not imported by ``mmdtme`` itself."""

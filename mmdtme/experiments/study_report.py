@@ -1,0 +1,210 @@
+"""Turn the study's per-run results into tables (mean ± std over seeds, Δm against the ST rows) and plots."""
+import os
+import os.path as osp
+from typing import Dict, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from mmdtme.evaluation.delta_m import delta_m
+from mmdtme.evaluation.metrics.multi_task_metric import LOWER_IS_BETTER
+
+# The metric reported per task, in table order; the first one present wins (edge: BSDS odsF if evaluated).
+MAIN_METRICS = (('semseg', ('semseg/mIoU', )), ('depth', ('depth/rmse', )), ('normals', ('normals/mean', )),
+                ('edge', ('edge/odsF', 'edge/pixel_odsF')))
+GROUP_TITLES = dict(main='Baseline vs DTME variants', selection='Layer selection (paper Tab. 2 / 13)',
+                    ratio='Ratio of modified layers (paper Fig. 6)', expand_iter='Expansion iteration (paper Fig. 3)',
+                    mto='MTO methods and DTME + MTO')
+
+
+def mean_std(values: Sequence[float]) -> Tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def main_metric_keys(results: Mapping[str, Mapping[int, dict]]) -> Dict[str, str]:
+    """``{task: metric key}`` of the main metric of each task found in any result."""
+    found = set()
+    for runs in results.values():
+        for run in runs.values():
+            found.update(run['metrics'])
+    keys = {}
+    for task, candidates in MAIN_METRICS:
+        for key in candidates:
+            if key in found:
+                keys[task] = key
+                break
+    return keys
+
+
+def st_reference(results: Mapping[str, Mapping[int, dict]], metric_keys: Mapping[str, str]) -> Dict[str, float]:
+    """Δm reference: each task's main metric averaged over the seeds of its ``ST <task>`` row."""
+    reference = {}
+    for task, key in metric_keys.items():
+        runs = results.get(f'ST {task}', {})
+        values = [run['metrics'][key] for run in runs.values() if key in run['metrics']]
+        if values:
+            reference[key] = float(np.mean(values))
+    return reference
+
+
+def summarize_row(runs: Mapping[int, dict], metric_keys: Mapping[str, str],
+                  reference: Mapping[str, float]) -> dict:
+    """Per-task mean ± std, Δm (computed per seed, then mean ± std), params and train time of one row."""
+    summary = dict(seeds=sorted(runs), metrics={})
+    for task, key in metric_keys.items():
+        values = [run['metrics'][key] for run in runs.values() if key in run['metrics']]
+        if values:
+            summary['metrics'][key] = mean_std(values)
+    complete = [run for run in runs.values() if all(key in run['metrics'] for key in reference)]
+    if reference and complete and len(reference) == len(metric_keys):
+        summary['delta_m'] = mean_std([delta_m(run['metrics'], reference, LOWER_IS_BETTER) for run in complete])
+    summary['params'] = float(np.mean([run['params'] for run in runs.values()]))
+    summary['train_time_s'] = mean_std([run['train_time_s'] for run in runs.values()])
+    return summary
+
+
+def _cell(value: Optional[Tuple[float, float]], digits: int) -> str:
+    if value is None:
+        return '–'
+    mean, std = value
+    return f'{mean:.{digits}f} ± {std:.{digits}f}'
+
+
+def markdown_table(rows: Sequence[Tuple[str, dict]], metric_keys: Mapping[str, str]) -> str:
+    """A markdown table, one line per ``(row name, summary)``."""
+    digits = {'depth/rmse': 3}
+    header = ['Model'] + [f'{key} {"↓" if LOWER_IS_BETTER[key] else "↑"}' for key in metric_keys.values()]
+    header += ['Δm (%) ↑', 'Params (M)', 'Train time (s)', 'Seeds']
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for name, summary in rows:
+        cells = [name] + [_cell(summary['metrics'].get(key), digits.get(key, 2)) for key in metric_keys.values()]
+        cells += [_cell(summary.get('delta_m'), 2), f'{summary["params"] / 1e6:.3f}',
+                  f'{summary["train_time_s"][0]:.0f}', str(len(summary['seeds']))]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def conflict_table(results: Mapping[str, Mapping[int, dict]], row_names: Sequence[str]) -> Optional[str]:
+    """Mean range / null conflict scores per block before and after training (paper Tab. 14), over seeds."""
+    lines = []
+    for name in row_names:
+        histories = [run['conflicts'] for run in results.get(name, {}).values() if run.get('conflicts')]
+        if not histories:
+            continue
+        for label, index in (('before', 0), ('after', -1)):
+            for space in ('range', 'null'):
+                scores = np.mean([history[index][f'{space}_conflict'] for history in histories], axis=0)
+                lines.append((f'{name} ({label})', space, scores))
+    if not lines:
+        return None
+    depth = len(lines[0][2])
+    header = ['Model', 'space'] + [f'block {layer}' for layer in range(depth)] + ['mean']
+    table = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for name, space, scores in lines:
+        table.append('| ' + ' | '.join([name, space] + [f'{v:.3f}' for v in scores] + [f'{scores.mean():.3f}']) + ' |')
+    return '\n'.join(table)
+
+
+def plot_curve(path: str, x_labels: Sequence[str], summaries: Sequence[dict], title: str, xlabel: str) -> None:
+    """Δm (mean ± std over seeds) against a swept setting."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    points = [(label, s['delta_m']) for label, s in zip(x_labels, summaries) if s and 'delta_m' in s]
+    if not points:
+        return
+    figure, axis = plt.subplots(figsize=(4.5, 3.2))
+    axis.errorbar(range(len(points)), [p[1][0] for p in points], yerr=[p[1][1] for p in points], marker='o',
+                  capsize=3)
+    axis.set_xticks(range(len(points)), [p[0] for p in points])
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel('Δm (%)')
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def plot_conflicts(path: str, results: Mapping[str, Mapping[int, dict]], row_names: Sequence[str]) -> None:
+    """Range and null conflict scores per block, before (dashed) and after (solid) training."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+    drawn = False
+    for name in row_names:
+        histories = [run['conflicts'] for run in results.get(name, {}).values() if run.get('conflicts')]
+        if not histories:
+            continue
+        drawn = True
+        for axis, space in zip(axes, ('range', 'null')):
+            for label, index, style in (('before', 0, '--'), ('after', -1, '-')):
+                scores = np.mean([history[index][f'{space}_conflict'] for history in histories], axis=0)
+                axis.plot(scores, style, marker='.', label=f'{name} {label}')
+            axis.set_title(f'{space}-space conflict')
+            axis.set_xlabel('block')
+    if drawn:
+        axes[0].set_ylabel('conflict score')
+        axes[1].legend(fontsize=7)
+        figure.tight_layout()
+        figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_report(markdown_path: str, plot_dir: str, results: Mapping[str, Mapping[int, dict]], rows: Sequence,
+                 setting: str) -> str:
+    """Write the markdown report and its plots; returns the markdown."""
+    os.makedirs(plot_dir, exist_ok=True)
+    metric_keys = main_metric_keys(results)
+    reference = st_reference(results, metric_keys)
+    summaries = {row.name: summarize_row(results[row.name], metric_keys, reference)
+                 for row in rows if results.get(row.name)}
+    missing = [row.name for row in rows if not results.get(row.name)]
+    plot_rel = osp.relpath(plot_dir, osp.dirname(osp.abspath(markdown_path)))
+
+    parts = ['# DTME-MTL on the synthetic scenes', '',
+             'Generated by `tools/experiments/synthetic_study.py`; every number is the mean ± sample standard '
+             'deviation over the seeds in the last column. Δm is computed per seed against the mean of the '
+             'single-task (ST) rows, then averaged.', '', f'Setting: {setting}', '']
+    if missing:
+        parts += [f'Rows without any finished run: {", ".join(missing)}.', '']
+    groups = ['st', 'main', 'selection', 'ratio', 'expand_iter', 'mto']
+    for group in groups:
+        group_rows = [(row.name, summaries[row.name]) for row in rows if row.group == group and row.name in summaries]
+        if group in ('selection', 'ratio', 'expand_iter') and 'TM+TE' in summaries:
+            reference_row = {'selection': 'TM+TE (conflict)', 'ratio': 'TM+TE (ratio 0.5)',
+                             'expand_iter': 'TM+TE (at 0)'}[group]
+            group_rows.insert(0, (reference_row, summaries['TM+TE']))
+        if group == 'mto' and 'Baseline MT' in summaries:
+            group_rows.insert(0, ('Baseline MT (GD)', summaries['Baseline MT']))
+        if not group_rows:
+            continue
+        title = 'Single-task references' if group == 'st' else GROUP_TITLES[group]
+        parts += [f'## {title}', '', markdown_table(group_rows, metric_keys), '']
+
+    ratio_rows = [('0.25', 'ratio 0.25'), ('0.5', 'TM+TE'), ('0.75', 'ratio 0.75'), ('1.0', 'ratio 1.0')]
+    plot_curve(osp.join(plot_dir, 'ratio.png'), [label for label, _ in ratio_rows],
+               [summaries.get(name) for _, name in ratio_rows], 'Δm vs ratio of modified layers', 'ratio ρ')
+    expand_rows = [('0', 'TM+TE'), ('1/4', 'expand at 1/4'), ('1/2', 'expand at 1/2')]
+    plot_curve(osp.join(plot_dir, 'expand_iter.png'), [label for label, _ in expand_rows],
+               [summaries.get(name) for _, name in expand_rows], 'Δm vs expansion iteration',
+               'expansion iteration (share of training)')
+    for name, title in (('ratio.png', 'ratio'), ('expand_iter.png', 'expansion iteration')):
+        if osp.isfile(osp.join(plot_dir, name)):
+            parts += [f'![Δm vs {title}]({plot_rel}/{name})', '']
+
+    conflicts = conflict_table(results, ['Baseline MT', 'TM+TE'])
+    if conflicts:
+        plot_conflicts(osp.join(plot_dir, 'conflicts.png'), results, ['Baseline MT', 'TM+TE'])
+        parts += ['## Token-space conflicts before and after training (paper Tab. 14)', '',
+                  'Share of conflicting task pairs per token, on the analysis batches, at iteration 0 (after the '
+                  'expansion for TM+TE) and after the last iteration.', '', conflicts, '',
+                  f'![conflicts]({plot_rel}/conflicts.png)', '']
+    markdown = '\n'.join(parts)
+    with open(markdown_path, 'w') as f:
+        f.write(markdown)
+    return markdown

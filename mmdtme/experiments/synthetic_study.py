@@ -1,0 +1,251 @@
+"""The synthetic-scene study: which rows are trained, at which scale, and how each run is executed.
+
+A *row* is one model setting of the paper's tables (Baseline ST/MT, TM, TE, TM+TE, a layer-selection mode, a
+ratio ρ, an expansion iteration, an MTO method...), a *run* is one row trained with one seed. Every run is its
+own process (``python tools/experiments/synthetic_study.py --run-one ...``) writing ``result.json`` in its work
+dir last and atomically, so a study that stops resumes by skipping the runs whose result exists.
+"""
+import copy
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TASKS = ('semseg', 'depth', 'normals', 'edge')
+
+
+@dataclass(frozen=True)
+class StudyScale:
+    """Everything the rows share: data, model size and schedule.
+
+    Args:
+        name: Label of the scale in the report.
+        image_size: (H, W) of the rendered scenes (multiples of ``patch_size``).
+        num_train / num_val: Scenes rendered for training / validation.
+        embed_dim / depth / num_heads / patch_size: The ViT.
+        head_channels: Channels of each task head.
+        batch_size / max_iters / warmup_iters / lr: The schedule (Adam, linear warm-up then poly decay).
+        analysis_batches: Batches of the DTME analysis (and of each conflict-monitor measurement ×2).
+    """
+
+    name: str = 'cpu'
+    image_size: tuple = (48, 64)
+    num_train: int = 400
+    num_val: int = 100
+    embed_dim: int = 96
+    depth: int = 8
+    num_heads: int = 3
+    patch_size: int = 8
+    head_channels: int = 32
+    batch_size: int = 8
+    max_iters: int = 300
+    warmup_iters: int = 30
+    lr: float = 1e-3
+    analysis_batches: int = 10
+
+
+CPU_SCALE = StudyScale()
+# For a GPU: the demo's ViT-Tiny at 96×128 for 2,000 iterations.
+FULL_SCALE = StudyScale(name='full', image_size=(96, 128), embed_dim=192, depth=12, num_heads=3, head_channels=64,
+                        batch_size=16, max_iters=2000, warmup_iters=100, analysis_batches=25)
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    """One model setting.
+
+    Args:
+        name: Row label in the table, e.g. ``'TM+TE'``.
+        group: Table the row belongs to: ``main``, ``selection``, ``ratio``, ``expand_iter`` or ``mto``.
+        config: Config file, relative to the repository root.
+        dtme: Options of the config's ``DTMEHook`` changed for this row (``expand_iter`` as a fraction of the
+            schedule is given as ``expand_fraction``).
+        monitor: Measure range / null conflicts before and after training (paper Tab. 14).
+    """
+
+    name: str
+    group: str
+    config: str
+    dtme: Dict[str, object] = field(default_factory=dict, hash=False)
+    monitor: bool = False
+
+    @property
+    def slug(self) -> str:
+        return ''.join(c if c.isalnum() else '-' for c in self.name.lower()).strip('-')
+
+
+def study_rows() -> List[StudyRow]:
+    """All rows of the study, in report order."""
+    dtme = 'configs/dtme/vitt_synth.py'
+    rows = [StudyRow(f'ST {task}', 'st', f'configs/baseline/vitt_synth_st_{task}.py') for task in TASKS]
+    rows += [
+        StudyRow('Baseline MT', 'main', 'configs/baseline/vitt_synth.py', monitor=True),
+        StudyRow('TM', 'main', dtme, dict(variant='tm')),
+        StudyRow('TE', 'main', dtme, dict(variant='te')),
+        StudyRow('TM+TE', 'main', dtme, monitor=True),
+    ]
+    rows += [StudyRow(f'selection {mode}', 'selection', dtme, dict(mode=mode))
+             for mode in ('random', 'reverse', 'swap')]
+    rows += [StudyRow(f'ratio {ratio}', 'ratio', dtme, dict(ratio=ratio)) for ratio in (0.25, 0.75, 1.0)]
+    rows += [StudyRow(f'expand at {label}', 'expand_iter', dtme, dict(expand_fraction=fraction))
+             for label, fraction in (('1/4', 0.25), ('1/2', 0.5))]
+    rows += [StudyRow(name, 'mto', f'configs/mto/{method}_vitt_synth.py')
+             for name, method in (('PCGrad', 'pcgrad'), ('Nash-MTL', 'nashmtl'), ('FAMO', 'famo'))]
+    rows.append(StudyRow('TM+TE + PCGrad', 'mto', 'configs/dtme/pcgrad_vitt_synth.py'))
+    return rows
+
+
+def build_run_config(row: StudyRow, scale: StudyScale, seed: int, work_dir: str, data_root: str):
+    """The mmengine ``Config`` of one run: the row's config file at the study's scale, with ``seed``."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(osp.join(REPO_ROOT, row.config))
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed)
+    height, width = scale.image_size
+    generator = dict(num_train=scale.num_train, num_val=scale.num_val, height=height, width=width, seed=0)
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg[name]
+        loader.batch_size = scale.batch_size
+        loader.num_workers = 0  # one core per run: the study runs several runs side by side
+        loader.persistent_workers = False
+        loader.dataset.data_root = data_root
+        loader.dataset.generator = dict(generator)
+    for step in cfg.train_dataloader.dataset.pipeline:
+        if step.type == 'RandomResize':
+            step.scale = (width, height)
+        if step.type == 'RandomCrop':
+            step.crop_size = (height, width)
+    cfg.model.data_preprocessor.size = (height, width)
+    cfg.model.data_preprocessor.size_divisor = scale.patch_size
+    cfg.model.backbone.img_size = (height, width)
+    cfg.model.backbone.model_kwargs = dict(patch_size=scale.patch_size, embed_dim=scale.embed_dim,
+                                           depth=scale.depth, num_heads=scale.num_heads)
+    for head in cfg.model.heads.values():
+        head.channels = scale.head_channels
+    cfg.optim_wrapper.optimizer.lr = scale.lr
+    cfg.param_scheduler = [
+        dict(type='LinearLR', start_factor=0.1, begin=0, end=scale.warmup_iters, by_epoch=False),
+        dict(type='PolyLR', eta_min=0, power=0.9, begin=scale.warmup_iters, end=scale.max_iters, by_epoch=False)]
+    cfg.train_cfg.max_iters = scale.max_iters
+    cfg.train_cfg.val_interval = scale.max_iters
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=scale.max_iters,
+                                        max_keep_ckpts=1)
+    cfg.default_hooks.logger.interval = max(1, scale.max_iters // 10)
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    # Δm is computed by the study against its own ST rows, not the config's fixed references.
+    for name in ('val_evaluator', 'test_evaluator'):
+        cfg[name].pop('st_reference', None)
+
+    hooks = copy.deepcopy(cfg.get('custom_hooks', []))
+    dtme_hooks = [hook for hook in hooks if hook['type'] == 'DTMEHook']
+    if row.dtme and not dtme_hooks:
+        raise ValueError(f'row {row.name!r} sets DTME options but {row.config} has no DTMEHook')
+    for hook in dtme_hooks:
+        hook['max_batches'] = scale.analysis_batches
+        options = dict(row.dtme)
+        fraction = options.pop('expand_fraction', None)
+        if fraction is not None:
+            options['expand_iter'] = int(round(fraction * scale.max_iters))
+        hook.update(options)
+    if row.monitor:
+        hooks.append(dict(type='ConflictMonitorHook', interval=scale.max_iters, num_batches=2 * scale.analysis_batches,
+                          measure_before_train=True))
+    cfg.custom_hooks = hooks
+    return cfg
+
+
+def run_one(config_file: str, result_file: str) -> dict:
+    """Train and test the dumped run config in this process; write ``result_file`` atomically at the end."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    cfg = Config.fromfile(config_file)
+    runner = Runner.from_cfg(cfg)
+    start = time.perf_counter()
+    runner.train()
+    train_time = time.perf_counter() - start
+    metrics = {key: float(value) for key, value in runner.test().items()}
+    model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+    result = dict(metrics=metrics, train_time_s=train_time, params=sum(p.numel() for p in model.parameters()))
+    monitors = [hook for hook in runner.hooks if type(hook).__name__ == 'ConflictMonitorHook']
+    if monitors:
+        result['conflicts'] = monitors[0].history
+    temporary = result_file + '.tmp'
+    with open(temporary, 'w') as f:
+        json.dump(result, f, indent=1)
+    os.replace(temporary, result_file)
+    return result
+
+
+def run_study(out_dir: str, rows: Sequence[StudyRow], seeds: Sequence[int], scale: StudyScale, jobs: int = 2,
+              data_root: Optional[str] = None, log=print) -> Dict[str, Dict[int, dict]]:
+    """Run every (row, seed) whose ``result.json`` is missing, ``jobs`` at a time; return all results.
+
+    Each run's config, log and result live in ``out_dir/runs/<row>/seed<k>/``. A failed run is reported with
+    the tail of its log and the study goes on; its row is reported with the seeds that finished.
+    """
+    from mmdtme.datasets.synthetic import dataset_is_complete, generate_dataset
+
+    data_root = data_root or osp.join(REPO_ROOT, 'data', f'synthetic_{scale.image_size[0]}x{scale.image_size[1]}')
+    height, width = scale.image_size
+    generator = dict(num_train=scale.num_train, num_val=scale.num_val, height=height, width=width, seed=0)
+    if not dataset_is_complete(data_root, **generator):
+        generate_dataset(data_root, **generator)  # once, before the runs start side by side
+
+    pending = []
+    for row in rows:
+        if not osp.isfile(osp.join(REPO_ROOT, row.config)):
+            raise FileNotFoundError(f'row {row.name!r}: config {row.config} does not exist')
+        for seed in seeds:
+            run_dir = osp.join(out_dir, 'runs', row.slug, f'seed{seed}')
+            if osp.isfile(osp.join(run_dir, 'result.json')):
+                continue
+            os.makedirs(run_dir, exist_ok=True)
+            cfg = build_run_config(row, scale, seed, run_dir, data_root)
+            cfg.dump(osp.join(run_dir, 'config.py'))
+            pending.append((row, seed, run_dir))
+    log(f'{len(pending)} run(s) to do, {len(rows) * len(seeds) - len(pending)} already done')
+
+    running: List[tuple] = []
+    done = 0
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    while pending or running:
+        while pending and len(running) < jobs:
+            row, seed, run_dir = pending.pop(0)
+            log_file = open(osp.join(run_dir, 'run.log'), 'w')
+            command = [sys.executable, osp.join(REPO_ROOT, 'tools', 'experiments', 'synthetic_study.py'), '--run-one',
+                       osp.join(run_dir, 'config.py'), '--result', osp.join(run_dir, 'result.json')]
+            process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+            running.append((process, log_file, row, seed, run_dir, time.perf_counter()))
+        time.sleep(0.5)
+        for item in list(running):
+            process, log_file, row, seed, run_dir, start = item
+            if process.poll() is None:
+                continue
+            running.remove(item)
+            log_file.close()
+            done += 1
+            status = 'done' if process.returncode == 0 else f'FAILED (exit {process.returncode})'
+            log(f'[{done}] {row.name} seed {seed}: {status} in {time.perf_counter() - start:.0f} s')
+            if process.returncode != 0:
+                with open(osp.join(run_dir, 'run.log')) as f:
+                    log(''.join(f.readlines()[-15:]))
+    return collect_results(out_dir, rows, seeds)
+
+
+def collect_results(out_dir: str, rows: Sequence[StudyRow], seeds: Sequence[int]) -> Dict[str, Dict[int, dict]]:
+    """``{row name: {seed: result}}`` for the runs that finished."""
+    results: Dict[str, Dict[int, dict]] = {}
+    for row in rows:
+        for seed in seeds:
+            path = osp.join(out_dir, 'runs', row.slug, f'seed{seed}', 'result.json')
+            if osp.isfile(path):
+                with open(path) as f:
+                    results.setdefault(row.name, {})[seed] = json.load(f)
+    return results
