@@ -1,13 +1,20 @@
-"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]``."""
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--show-dir DIR]``.
+
+The metrics are always written to ``<work_dir>/test_metrics.json`` (what ``tools/analysis_tools/summarize.py`` and
+``st_reference`` read), and also to ``--out`` if given.
+"""
 import argparse
 import json
+import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
 
+from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmdtme.evaluation.delta_m import TEST_METRICS_FILE  # noqa: E402
 from mmdtme.utils import (add_runtime_arguments, load_config, parse_tool_args, setup_runtime,  # noqa: E402
                           teardown_distributed)
 
@@ -18,6 +25,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', help='also write the metrics to this JSON file')
+    parser.add_argument('--show-dir', help='write a colour panel per sample (image | GT and prediction per task) '
+                        'to this folder')
+    parser.add_argument('--show-interval', type=int, default=1, help='with --show-dir: draw every N-th batch')
     parser.add_argument('--amp', action='store_true', default=False, help='test with mixed precision')
     add_runtime_arguments(parser)
     return parse_tool_args(parser)
@@ -31,13 +41,28 @@ def main() -> None:
     cfg.load_from = args.checkpoint
     if args.amp:
         cfg.test_cfg.fp16 = True
+    if args.show_dir:
+        add_visualization(cfg, args.show_dir, args.show_interval)
     setup_runtime(cfg)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
+    if is_main_process():
+        metrics = {key: float(value) for key, value in metrics.items()}
+        for path in [osp.join(cfg.work_dir, TEST_METRICS_FILE)] + ([args.out] if args.out else []):
+            os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+            with open(path, 'w') as f:
+                json.dump(metrics, f, indent=2)
     teardown_distributed()
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump({key: float(value) for key, value in metrics.items()}, f, indent=2)
+
+
+def add_visualization(cfg, show_dir: str, interval: int) -> None:
+    """Draw every ``interval``-th test batch into ``show_dir`` with a ``MultiTaskLocalVisualizer``."""
+    visualizer = cfg.get('visualizer') or dict(vis_backends=[dict(type='LocalVisBackend')])
+    visualizer['type'] = 'MultiTaskLocalVisualizer'
+    cfg.visualizer = visualizer
+    hooks = [hook for hook in cfg.get('custom_hooks', []) if hook.get('type') != 'MultiTaskVisualizationHook']
+    hooks.append(dict(type='MultiTaskVisualizationHook', draw=True, interval=interval, out_dir=show_dir))
+    cfg.custom_hooks = hooks
 
 
 if __name__ == '__main__':

@@ -1,4 +1,7 @@
-from typing import Mapping
+import glob
+import json
+import os.path as osp
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 
 def delta_m(metrics: Mapping[str, float], reference: Mapping[str, float], lower_is_better: Mapping[str, bool]) -> float:
@@ -19,3 +22,122 @@ def delta_m(metrics: Mapping[str, float], reference: Mapping[str, float], lower_
         total += sign * (metrics[key] - ref) / ref
     return 100.0 * total / len(reference)
 
+
+
+# The one metric per task that Δm averages over, as in the published tables. BSDS odsF is preferred for edges
+# when a run reports it; the pixel-level stand-in otherwise.
+MAIN_METRICS: Dict[str, Tuple[str, ...]] = {
+    'semseg': ('semseg/mIoU', ),
+    'depth': ('depth/rmse', ),
+    'normals': ('normals/mean', ),
+    'edge': ('edge/odsF', 'edge/pixel_odsF'),
+    'human_parts': ('human_parts/mIoU', ),
+    'saliency': ('saliency/maxF', ),
+}
+TEST_METRICS_FILE = 'test_metrics.json'  # written into the work dir by tools/test.py
+
+
+def main_metric(task: str, metrics: Mapping[str, float]) -> Optional[str]:
+    """The key of ``task``'s main metric in ``metrics`` (see ``MAIN_METRICS``), or None if it has none.
+
+    A task without an entry in ``MAIN_METRICS`` uses its only reported metric, if it reports exactly one.
+    """
+    candidates = MAIN_METRICS.get(task)
+    if candidates is None:
+        candidates = [key for key in metrics if key.partition('/')[0] == task]
+        if len(candidates) != 1:
+            return None
+    return next((key for key in candidates if key in metrics), None)
+
+
+def _is_eval_record(record: dict) -> bool:
+    # Training records carry 'loss'; evaluation records carry 'task/metric' keys.
+    return 'loss' not in record and any('/' in key and not key.startswith('conflicts/') for key in record)
+
+
+def _only_metrics(record: dict) -> Dict[str, float]:
+    return {key: float(value) for key, value in record.items() if ('/' in key or key == 'delta_m')
+            and isinstance(value, (int, float)) and not key.startswith('conflicts/')}
+
+
+def _read_json_metrics(path: str) -> Dict[str, float]:
+    """A metrics JSON (one object, as ``tools/test.py`` writes) or a JSON-lines log (its last evaluation)."""
+    with open(path) as f:
+        text = f.read()
+    try:
+        records = [json.loads(text)]
+    except json.JSONDecodeError:
+        try:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as error:
+            raise ValueError(f'{path!r} is not a metrics JSON file ({error})') from error
+    records = [record for record in records if isinstance(record, dict) and _is_eval_record(record)]
+    if not records:
+        raise ValueError(f'{path!r} holds no evaluation metrics (no "task/metric" keys)')
+    return _only_metrics(records[-1])
+
+
+def _run_dirs(work_dir: str) -> List[str]:
+    """mmengine's per-run folders of a work dir (named by their start time, so sorted = oldest first)."""
+    return sorted(path for path in glob.glob(osp.join(work_dir, '[0-9]' * 8 + '_' + '[0-9]' * 6)) if osp.isdir(path))
+
+
+def find_run_metrics(path: str) -> Tuple[Dict[str, float], str]:
+    """The metrics of a run and the file they came from.
+
+    ``path`` is a metrics JSON (``tools/test.py --out``, ``test_metrics.json``, an mmengine ``scalars.json``) or a
+    work dir. In a work dir the test metrics win: ``test_metrics.json``, else the newest test log
+    (``<timestamp>/<timestamp>.json``); without them, the last validation in the newest
+    ``<timestamp>/vis_data/scalars.json`` that has one.
+    """
+    if osp.isfile(path):
+        return _read_json_metrics(path), path
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'metrics source {path!r} does not exist; give a metrics JSON written by '
+                                f'tools/test.py or the work dir of a run')
+    candidates = [osp.join(path, TEST_METRICS_FILE)]
+    candidates += [osp.join(run, osp.basename(run) + '.json') for run in reversed(_run_dirs(path))]
+    candidates += [osp.join(run, 'vis_data', 'scalars.json') for run in reversed(_run_dirs(path))]
+    for candidate in candidates:
+        if osp.isfile(candidate):
+            try:
+                return _read_json_metrics(candidate), candidate
+            except ValueError:
+                continue  # a run that stopped before its first evaluation
+    raise FileNotFoundError(f'work dir {path!r} holds no evaluation metrics: no {TEST_METRICS_FILE}, no test log '
+                            f'<timestamp>/<timestamp>.json and no validation in <timestamp>/vis_data/scalars.json. '
+                            f'Run tools/test.py CONFIG CHECKPOINT --work-dir {path} first.')
+
+
+def resolve_st_reference(st_reference: Optional[Mapping[str, Union[float, str]]]) -> Dict[str, float]:
+    """Single-task references for Δm as ``{'task/metric': value}``, from numbers or from ST runs.
+
+    Each entry is one of:
+
+    - ``'semseg/mIoU': 45.1``: the value itself;
+    - ``'semseg': 'work_dirs/vitb_nyud_st_semseg/test.json'``: the task's main metric (``MAIN_METRICS``) read
+      from a metrics JSON or a work dir (see :func:`find_run_metrics`);
+    - ``'semseg/mIoU': 'work_dirs/vitb_nyud_st_semseg'``: that metric read from the file or work dir.
+
+    Raises:
+        FileNotFoundError: A file or work dir does not exist or holds no metrics.
+        KeyError: The file has no such metric; the message lists the ones it has.
+    """
+    resolved: Dict[str, float] = {}
+    for key, value in (st_reference or {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise TypeError(f'st_reference[{key!r}] is {value!r}; give a number or the path of an ST run\'s metrics '
+                            'JSON or work dir')
+        if not isinstance(value, str):
+            resolved[key] = float(value)
+            continue
+        metrics, source = find_run_metrics(value)
+        metric_key = key if '/' in key else main_metric(key, metrics)
+        if metric_key is None or metric_key not in metrics:
+            wanted = metric_key or ' or '.join(MAIN_METRICS.get(key, (f'{key}/<metric>', )))
+            raise KeyError(f'st_reference[{key!r}]: {source!r} has no {wanted}; it has {sorted(metrics)}. '
+                           'Name the metric as the key, e.g. {\'semseg/mIoU\': PATH}.')
+        if metric_key in resolved:
+            raise ValueError(f'st_reference gives {metric_key!r} twice')
+        resolved[metric_key] = metrics[metric_key]
+    return resolved

@@ -102,3 +102,85 @@ def edge_pixel_summary(stats: Dict[str, np.ndarray], thresholds: Sequence[float]
     f_measure = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     best = int(np.argmax(f_measure))
     return dict(pixel_odsF=100.0 * float(f_measure[best]), threshold=float(thresholds[best]))
+
+
+# Saliency thresholds of InvPT / TaskPrompter's ``SaliencyMeter`` (0.05, 0.10, ..., 0.95); it contains the
+# 0.2:0.05:0.9 grid of ASTMT / MTI-Net's ``eval_sal``.
+SALIENCY_THRESHOLDS = tuple(round(0.05 * step, 2) for step in range(1, 20))
+
+
+def saliency_stats(prob: torch.Tensor, gt: torch.Tensor, thresholds: Sequence[float],
+                   ignore_index: int = 255) -> Dict[str, np.ndarray]:
+    """Per-threshold counts of a binary saliency map that add up over images.
+
+    At each threshold t, pixels with ``prob >= t`` are predicted salient. Returned: pooled true / predicted /
+    actual positives (for maxF), and the image's Jaccard index (1 when prediction and ground truth are both
+    empty, as ASTMT's ``jaccard``) with an image count (for the per-image mean IoU).
+
+    Args:
+        prob: H×W saliency probabilities.
+        gt: H×W labels in {0, 1}, ``ignore_index`` where unlabelled.
+        thresholds: Probability thresholds.
+        ignore_index: Label excluded from every count.
+    """
+    valid = gt != ignore_index
+    salient = gt[valid] == 1
+    thresholds = torch.as_tensor(thresholds, dtype=torch.float32, device=prob.device)
+    ascending, order = thresholds.sort()
+    # the number of thresholds <= p tells at which thresholds a pixel is predicted salient: counting pixels per
+    # bucket and summing from the top gives every threshold's counts in one pass (T × N comparisons are slow)
+    buckets = torch.bucketize(prob[valid].float(), ascending, right=True)
+    num = len(thresholds) + 1
+    at_least = [torch.bincount(b, minlength=num).flip(0).cumsum(0).flip(0)[1:].double()
+                for b in (buckets, buckets[salient])]
+    pred_pos, true_pos = (torch.empty_like(counts).scatter_(0, order, counts) for counts in at_least)
+    gt_pos = salient.sum().double().expand_as(true_pos)
+    union = pred_pos + gt_pos - true_pos
+    jaccard = torch.where(union > 0, true_pos / union.clamp(min=1), torch.ones_like(union))
+    has_pixels = bool(valid.any())
+    return dict(true_pos=true_pos.cpu().numpy(), pred_pos=pred_pos.cpu().numpy(), gt_pos=gt_pos.cpu().numpy(),
+                jaccard_sum=(jaccard if has_pixels else torch.zeros_like(jaccard)).cpu().numpy(),
+                images=int(has_pixels))
+
+
+def saliency_summary(stats: Dict[str, np.ndarray], thresholds: Sequence[float],
+                     beta_sq: float = 0.3) -> Dict[str, float]:
+    """maxF (%), mIoU (%) and maxF's threshold from :func:`saliency_stats` summed over a dataset.
+
+    maxF is InvPT / TaskPrompter's: the F_β measure (β² = ``beta_sq``) of precision and recall pooled over all
+    pixels of the set, at the best threshold; an undefined F (nothing predicted) counts as 0. mIoU is ASTMT /
+    MTI-Net's: the Jaccard index averaged over images, at the best threshold.
+    """
+    true_pos = np.asarray(stats['true_pos'], dtype=np.float64)
+    pred_pos = np.asarray(stats['pred_pos'], dtype=np.float64)
+    gt_pos = np.asarray(stats['gt_pos'], dtype=np.float64)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        precision = true_pos / pred_pos
+        recall = true_pos / gt_pos
+        f_beta = (1 + beta_sq) * precision * recall / (beta_sq * precision + recall)
+    f_beta = np.nan_to_num(f_beta, nan=0.0)
+    best = int(np.argmax(f_beta))
+    mean_iou = np.asarray(stats['jaccard_sum'], dtype=np.float64) / max(stats['images'], 1)
+    return dict(maxF=100.0 * float(f_beta[best]), mIoU=100.0 * float(mean_iou.max()),
+                threshold=float(thresholds[best]))
+
+
+def regression_stats(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> Dict[str, float]:
+    """Sums of absolute and squared errors of a C×H×W float map over its valid pixels (every channel of each).
+
+    Args:
+        pred: C×H×W prediction.
+        gt: C×H×W ground truth.
+        valid: H×W (or C×H×W) boolean mask of the pixels to count.
+    """
+    valid = valid.expand_as(gt)
+    error = (pred.double() - gt.double())[valid]
+    return dict(abs_error=float(error.abs().sum()), squared_error=float(error.pow(2).sum()), count=int(valid.sum()))
+
+
+def regression_summary(stats: Dict[str, float]) -> Dict[str, float]:
+    """L1 (mean absolute error) and RMSE over every valid pixel and channel of the set (pooled, not per image);
+    NaN when the set has no valid pixel."""
+    if stats['count'] == 0:
+        return dict(l1=float('nan'), rmse=float('nan'))
+    return dict(l1=stats['abs_error'] / stats['count'], rmse=float(np.sqrt(stats['squared_error'] / stats['count'])))

@@ -58,6 +58,32 @@ TASK_SPECS: Dict[str, TaskSpec] = {
         # PASCAL-Context saliency (distilled, thresholded at 0.5): a 2-class label map.
         TaskSpec('saliency', 'gt_saliency_map', 'gt_saliency_map', 'pred_saliency_map', 1, True, 255, 'saliency',
                  'sigmoid', dict(type='BalancedBCELoss', pos_weight=None)),
+        # Taskonomy (datasets/taskonomy.py): float maps rescaled as in the MTL protocol of Jeong & Yoon, 255 where
+        # the file marks a pixel invalid (surface normals: the zero vector), evaluated by L1 / RMSE.
+        TaskSpec('depth_euclidean', 'gt_depth_euclidean_map', 'gt_depth_euclidean_map', 'pred_depth_euclidean_map', 1,
+                 False, 255.0, 'regression', 'identity', dict(type='RegressionL1Loss')),
+        TaskSpec('depth_zbuffer', 'gt_depth_zbuffer_map', 'gt_depth_zbuffer_map', 'pred_depth_zbuffer_map', 1,
+                 False, 255.0, 'regression', 'identity', dict(type='RegressionL1Loss')),
+        TaskSpec('edge_occlusion', 'gt_edge_occlusion_map', 'gt_edge_occlusion_map', 'pred_edge_occlusion_map', 1,
+                 False, 255.0, 'regression', 'identity', dict(type='RegressionL1Loss')),
+        TaskSpec('edge_texture', 'gt_edge_texture_map', 'gt_edge_texture_map', 'pred_edge_texture_map', 1,
+                 False, 255.0, 'regression', 'identity', dict(type='RegressionL1Loss')),
+        TaskSpec('keypoints2d', 'gt_keypoints2d_map', 'gt_keypoints2d_map', 'pred_keypoints2d_map', 1,
+                 False, 255.0, 'regression', 'identity', dict(type='RegressionL1Loss')),
+        TaskSpec('keypoints3d', 'gt_keypoints3d_map', 'gt_keypoints3d_map', 'pred_keypoints3d_map', 1,
+                 False, 255.0, 'regression', 'identity', dict(type='RegressionL1Loss')),
+        TaskSpec('normal', 'gt_surface_normal_map', 'gt_surface_normal_map', 'pred_surface_normal_map', 3,
+                 False, 0.0, 'regression', 'normalize', dict(type='NormalL1Loss')),
+        TaskSpec('principal_curvature', 'gt_principal_curvature_map', 'gt_principal_curvature_map',
+                 'pred_principal_curvature_map', 2, False, 255.0, 'regression', 'identity',
+                 dict(type='RegressionL1Loss')),
+        TaskSpec('reshading', 'gt_reshading_map', 'gt_reshading_map', 'pred_reshading_map', 1,
+                 False, 255.0, 'regression', 'identity', dict(type='RegressionL1Loss')),
+        TaskSpec('segment_unsup2d', 'gt_segment_unsup2d_map', 'gt_segment_unsup2d_map', 'pred_segment_unsup2d_map', 1,
+                 False, 255.0, 'regression', 'identity', dict(type='RegressionL1Loss')),
+        TaskSpec('segment_unsup25d', 'gt_segment_unsup25d_map', 'gt_segment_unsup25d_map',
+                 'pred_segment_unsup25d_map', 1, False, 255.0, 'regression', 'identity',
+                 dict(type='RegressionL1Loss')),
     )
 }
 

@@ -1,3 +1,7 @@
 from .dtme_plots import plot_conflict_scores, plot_eigenvalue_spectra, save_analysis_plots
+from .multi_task_visualizer import MultiTaskLocalVisualizer, default_palette
 
-__all__ = ['plot_conflict_scores', 'plot_eigenvalue_spectra', 'save_analysis_plots']
+__all__ = [
+    'MultiTaskLocalVisualizer', 'default_palette', 'plot_conflict_scores', 'plot_eigenvalue_spectra',
+    'save_analysis_plots'
+]

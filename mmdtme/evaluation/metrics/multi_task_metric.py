@@ -8,7 +8,7 @@ from mmengine.logging import print_log
 from prettytable import PrettyTable
 
 from mmdtme.evaluation import task_metrics
-from mmdtme.evaluation.delta_m import delta_m
+from mmdtme.evaluation.delta_m import delta_m, resolve_st_reference
 from mmdtme.registry import METRICS
 from mmdtme.structures import TASK_SPECS
 
@@ -16,7 +16,11 @@ from mmdtme.structures import TASK_SPECS
 LOWER_IS_BETTER = {'semseg/mIoU': False, 'semseg/aAcc': False, 'depth/rmse': True, 'depth/mae': True,
                    'depth/abs_rel': True, 'normals/mean': True, 'normals/median': True,
                    'normals/within_11.25': False, 'normals/within_22.5': False, 'normals/within_30': False,
-                   'edge/pixel_odsF': False, 'human_parts/mIoU': False, 'human_parts/aAcc': False}
+                   'edge/pixel_odsF': False, 'human_parts/mIoU': False, 'human_parts/aAcc': False,
+                   'saliency/maxF': False, 'saliency/mIoU': False}
+# Regression tasks (the Taskonomy maps): L1 and RMSE.
+LOWER_IS_BETTER.update({f'{task}/{name}': True for task, spec in TASK_SPECS.items() if spec.metric == 'regression'
+                        for name in ('l1', 'rmse')})
 
 
 @METRICS.register_module()
@@ -28,7 +32,12 @@ class MultiTaskMetric(BaseMetric):
     - normals: mean / median angular error (degrees) and % within 11.25°, 22.5°, 30°;
     - edge: ``pixel_odsF``, a pixel-level F-measure with a ``edge_tolerance``-pixel tolerance at the best
       dataset-wide threshold. It is a stand-in, not the BSDS odsF of the published tables (no thinning or
-      one-to-one matching), and is named so.
+      one-to-one matching), and is named so;
+    - saliency: ``maxF``, the F_β (β² = ``saliency_beta_sq``) of pixels pooled over the set at the best threshold
+      (InvPT / TaskPrompter), and ``mIoU``, the per-image Jaccard index averaged over images at the best
+      threshold (ASTMT / MTI-Net);
+    - regression (the Taskonomy maps): ``l1`` and ``rmse`` over every channel of the valid pixels of the set, a
+      pixel being ignored where all its channels hold the task's ``pad_value``.
 
     Args:
         tasks: Tasks to evaluate. Default: those of the model, read from the predictions.
@@ -37,23 +46,32 @@ class MultiTaskMetric(BaseMetric):
         ignore_index: Label ignored by semseg and edge.
         edge_thresholds: Number of evenly spaced thresholds in (0, 1) for the edge F-measure.
         edge_tolerance: Spatial tolerance of the edge F-measure, in pixels.
+        saliency_thresholds: Probability thresholds of saliency maxF / mIoU. Default: InvPT's 0.05, ..., 0.95.
+        saliency_beta_sq: β² of the saliency F-measure (0.3, as InvPT's ``SaliencyMeter``).
         st_reference: Single-task reference values for Δm, keyed like the results, e.g.
-            ``{'semseg/mIoU': 45.1, 'depth/rmse': 0.54}``. Δm is reported only when given.
+            ``{'semseg/mIoU': 45.1, 'depth/rmse': 0.54}``, or read from ST runs:
+            ``{'semseg': 'work_dirs/st_semseg/test_metrics.json', 'depth': 'work_dirs/st_depth'}`` (a metrics
+            JSON or a work dir; see :func:`~mmdtme.evaluation.delta_m.resolve_st_reference`). Δm is reported
+            only when given.
     """
 
     default_prefix = ''  # keys are already 'task/metric'
 
     def __init__(self, tasks: Optional[Sequence[str]] = None, num_classes: Union[int, Dict[str, int], None] = None,
                  ignore_index: int = 255, edge_thresholds: int = 99, edge_tolerance: int = 1,
-                 st_reference: Optional[Dict[str, float]] = None, collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+                 st_reference: Optional[Dict[str, Union[float, str]]] = None, collect_device: str = 'cpu',
+                 prefix: Optional[str] = None, saliency_thresholds: Optional[Sequence[float]] = None,
+                 saliency_beta_sq: float = 0.3) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.tasks = tuple(tasks) if tasks is not None else None
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.edge_thresholds = np.linspace(0, 1, edge_thresholds + 2)[1:-1]
         self.edge_tolerance = edge_tolerance
-        self.st_reference = dict(st_reference or {})
+        self.saliency_thresholds = np.asarray(
+            task_metrics.SALIENCY_THRESHOLDS if saliency_thresholds is None else saliency_thresholds, dtype=float)
+        self.saliency_beta_sq = saliency_beta_sq
+        self.st_reference = resolve_st_reference(st_reference)
         unknown = [key for key in self.st_reference if key not in LOWER_IS_BETTER]
         if unknown:
             raise KeyError(f'st_reference keys {unknown} are not metrics; use some of {sorted(LOWER_IS_BETTER)}')
@@ -91,6 +109,12 @@ class MultiTaskMetric(BaseMetric):
         if kind == 'edge':
             return task_metrics.edge_pixel_stats(pred[0], gt[0], self.edge_thresholds, self.edge_tolerance,
                                                  self.ignore_index)
+        if kind == 'saliency':
+            return task_metrics.saliency_stats(pred[0], gt[0], self.saliency_thresholds, self.ignore_index)
+        if kind == 'regression':
+            # A pixel is ignored where every channel holds the task's pad value (its invalid marker).
+            valid = ~(gt == TASK_SPECS[task].pad_value).all(dim=0)
+            return task_metrics.regression_stats(pred, gt, valid)
         raise KeyError(f'MultiTaskMetric cannot evaluate task {task!r} (metric kind {kind!r}) yet')
 
     def _task_summary(self, task: str, stats) -> Dict[str, float]:
@@ -104,6 +128,10 @@ class MultiTaskMetric(BaseMetric):
             return task_metrics.normal_summary(stats)
         if kind == 'edge':
             return task_metrics.edge_pixel_summary(stats, self.edge_thresholds)
+        if kind == 'saliency':
+            return task_metrics.saliency_summary(stats, self.saliency_thresholds, self.saliency_beta_sq)
+        if kind == 'regression':
+            return task_metrics.regression_summary(stats)
         raise KeyError(f'MultiTaskMetric cannot summarise task {task!r} (metric kind {kind!r}) yet')
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:

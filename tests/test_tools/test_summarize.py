@@ -1,0 +1,133 @@
+"""tools/analysis_tools/summarize.py and get_flops.py, and tools/test.py --show-dir on a tiny checkpoint."""
+import importlib.util
+import json
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import REPO_ROOT, run_tool, tiny_synth_config
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO_ROOT, 'tools', 'analysis_tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+summarize_tool = load_tool('summarize')
+
+
+def fake_work_dir(root, name, metrics, as_validation=False):
+    work_dir = osp.join(root, 'work_dirs', name)
+    if as_validation:  # only mmengine's training log: a train record, then the validation
+        os.makedirs(osp.join(work_dir, '20250101_000000', 'vis_data'))
+        with open(osp.join(work_dir, '20250101_000000', 'vis_data', 'scalars.json'), 'w') as f:
+            f.write(json.dumps({'loss': 1.0, 'iter': 10, 'step': 10}) + '\n')
+            f.write(json.dumps(dict(metrics, step=10)) + '\n')
+    else:
+        os.makedirs(work_dir)
+        with open(osp.join(work_dir, 'test_metrics.json'), 'w') as f:
+            json.dump(metrics, f)
+    return work_dir
+
+
+def table_rows(table):
+    lines = [line for line in table.splitlines() if line.startswith('|')]
+    header = [cell.strip() for cell in lines[0].strip('|').split('|')]
+    return header, {cells[0]: dict(zip(header, cells)) for cells in
+                    ([cell.strip() for cell in line.strip('|').split('|')] for line in lines[2:])}
+
+
+def test_table_values_and_delta_m_signs(tmp_path):
+    root = str(tmp_path)
+    st = fake_work_dir(root, 'st', {'semseg/mIoU': 40.0, 'semseg/aAcc': 60.0, 'depth/rmse': 0.5,
+                                    'normals/mean': 20.0, 'edge/pixel_odsF': 50.0, 'edge/threshold': 0.3})
+    # better everywhere by 10 %: mIoU up, RMSE and angle down, odsF up -> Δm = +10
+    better = fake_work_dir(root, 'mt/better', {'semseg/mIoU': 44.0, 'depth/rmse': 0.45, 'normals/mean': 18.0,
+                                               'edge/pixel_odsF': 55.0, 'delta_m': 3.0}, as_validation=True)
+    # depth RMSE 20 % higher (worse), the rest equal -> Δm = -20 / 4 = -5
+    worse = fake_work_dir(root, 'mt/worse', {'semseg/mIoU': 40.0, 'depth/rmse': 0.6, 'normals/mean': 20.0,
+                                             'edge/pixel_odsF': 50.0})
+    table = summarize_tool.summarize([st, better, worse], reference_row='st', flops=False)
+    header, rows = table_rows(table)
+    assert header == ['run', 'semseg mIoU ↑', 'depth rmse ↓', 'normals mean ↓', 'edge pixel_odsF ↑', 'Δm (%) ↑']
+    assert rows['mt/better']['semseg mIoU ↑'] == '44.00' and rows['mt/better']['depth rmse ↓'] == '0.450'
+    assert rows['st']['Δm (%) ↑'] == '+0.00'
+    assert rows['mt/better']['Δm (%) ↑'] == '+10.00'
+    assert rows['mt/worse']['Δm (%) ↑'] == '-5.00'
+    assert 'scalars.json' in table and 'test_metrics.json' in table  # sources are named
+    # the same against ST references given as work dirs; without any, the logged delta_m
+    _, rows = table_rows(summarize_tool.summarize([better, worse], st_reference=[st], flops=False))
+    assert rows['mt/better']['Δm (%) ↑'] == '+10.00' and rows['mt/worse']['Δm (%) ↑'] == '-5.00'
+    _, rows = table_rows(summarize_tool.summarize([better, worse], flops=False))
+    assert rows['mt/better']['Δm (%) ↑'] == '+3.00' and rows['mt/worse']['Δm (%) ↑'] == '–'
+    # one task from its own ST file: Δm over that task only
+    _, rows = table_rows(summarize_tool.summarize([worse], st_reference=[f'depth={st}'], flops=False))
+    assert rows['mt/worse']['Δm (%) ↑'] == '-20.00'
+    with pytest.raises(SystemExit, match='not a row'):
+        summarize_tool.summarize([better], reference_row='nope', flops=False)
+
+
+@pytest.fixture(scope='module')
+def tiny_run(synthetic_root, tmp_path_factory):
+    """A 2-iteration run of the tiny config (trained in this process), then tools/test.py --show-dir on it."""
+    from mmengine.runner import Runner
+    work_dir = str(tmp_path_factory.mktemp('tiny_run'))
+    cfg = tiny_synth_config(synthetic_root, work_dir, max_iters=2)
+    cfg.visualizer.name = 'tiny_run_visualizer'
+    Runner.from_cfg(cfg).train()
+    config = osp.join(work_dir, 'tiny_synth.py')
+    cfg.dump(config)
+    show_dir = osp.join(work_dir, 'show')
+    run_tool(sys.executable, 'tools/test.py', config, osp.join(work_dir, 'iter_2.pth'), '--work-dir', work_dir,
+             '--show-dir', show_dir)
+    return work_dir, show_dir
+
+
+def test_test_tool_writes_metrics_and_panels(tiny_run, synthetic_root):
+    work_dir, show_dir = tiny_run
+    with open(osp.join(work_dir, 'test_metrics.json')) as f:
+        metrics = json.load(f)
+    assert {'semseg/mIoU', 'depth/rmse', 'normals/mean', 'edge/pixel_odsF'} <= set(metrics)
+    panels = sorted(os.listdir(show_dir))
+    with open(osp.join(synthetic_root, 'gt_sets', 'val.txt')) as f:
+        names = [line.strip() for line in f if line.strip()]
+    assert panels == sorted(f'{name}.png' for name in names)
+    panel = np.asarray(Image.open(osp.join(show_dir, panels[0])).convert('RGB'))
+    image = np.asarray(Image.open(osp.join(synthetic_root, 'images', panels[0])).convert('RGB'))
+    height, width = image.shape[:2]
+    assert panel.shape == (2 * height, 5 * width, 3)  # GT and prediction rows: image + 4 tasks
+    np.testing.assert_array_equal(panel[:height, :width], image)
+
+
+def test_summarize_builds_the_model_for_params_and_flops(tiny_run):
+    from get_flops import build_model, config_complexity
+    from mmengine.config import Config
+    work_dir, _ = tiny_run
+    table = summarize_tool.summarize([work_dir], names=['tiny'])
+    _, rows = table_rows(table)
+    cfg = Config.fromfile(osp.join(work_dir, 'tiny_synth.py'))
+    expected = config_complexity(cfg)
+    assert expected['shape'] == (32, 48)
+    assert expected['params'] == sum(p.numel() for p in build_model(cfg).parameters())
+    assert float(rows['tiny']['params (M)']) == pytest.approx(expected['params'] / 1e6, rel=1e-2)
+    assert float(rows['tiny']['FLOPs (G)']) == pytest.approx(expected['flops'] / 1e9, rel=1e-2)
+    assert 'test_metrics.json' in table
+
+
+def test_flops_count_attention():
+    import torch
+    from get_flops import count_complexity
+
+    class Attention(torch.nn.Module):
+        def forward(self, x):
+            q = x.reshape(3, 2, 10, 4)  # B=3, heads=2, L=10, E=4
+            return torch.nn.functional.scaled_dot_product_attention(q, q, q)
+
+    result = count_complexity(Attention(), (4, 20))  # 1x3x4x20 = 240 values = 2*10*4*3
+    assert result['flops'] == 3 * 2 * 10 * 10 * (4 + 4)  # per head and batch: QK^T and AV
