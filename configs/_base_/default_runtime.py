@@ -7,7 +7,7 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'))
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 # no fixed name: each Runner gets its own visualizer (several runs in one process log to their own dirs)
-visualizer = dict(type='Visualizer', vis_backends=vis_backends)
+visualizer = dict(type='MultiTaskLocalVisualizer', vis_backends=vis_backends)
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None

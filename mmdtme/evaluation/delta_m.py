@@ -3,6 +3,8 @@ import json
 import os.path as osp
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
+from mmdtme.structures import TASK_SPECS
+
 
 def delta_m(metrics: Mapping[str, float], reference: Mapping[str, float], lower_is_better: Mapping[str, bool]) -> float:
     """Multi-task performance change Δm (%) against single-task references (Maninis et al., 2019).
@@ -34,6 +36,8 @@ MAIN_METRICS: Dict[str, Tuple[str, ...]] = {
     'human_parts': ('human_parts/mIoU', ),
     'saliency': ('saliency/maxF', ),
 }
+# Taskonomy: L1 for every task, as the published Taskonomy MTL tables.
+MAIN_METRICS.update({task: (f'{task}/l1', ) for task, spec in TASK_SPECS.items() if spec.metric == 'regression'})
 TEST_METRICS_FILE = 'test_metrics.json'  # written into the work dir by tools/test.py
 
 

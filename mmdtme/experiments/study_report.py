@@ -5,12 +5,10 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mmdtme.evaluation.delta_m import delta_m
+from mmdtme.evaluation.delta_m import MAIN_METRICS, delta_m
 from mmdtme.evaluation.metrics.multi_task_metric import LOWER_IS_BETTER
 
-# The metric reported per task, in table order; the first one present wins (edge: BSDS odsF if evaluated).
-MAIN_METRICS = (('semseg', ('semseg/mIoU', )), ('depth', ('depth/rmse', )), ('normals', ('normals/mean', )),
-                ('edge', ('edge/odsF', 'edge/pixel_odsF')))
+STUDY_TASKS = ('semseg', 'depth', 'normals', 'edge')  # table order
 GROUP_TITLES = dict(main='Baseline vs DTME variants', selection='Layer selection (paper Tab. 2 / 13)',
                     ratio='Ratio of modified layers (paper Fig. 6)', expand_iter='Expansion iteration (paper Fig. 3)',
                     mto='MTO methods and DTME + MTO')
@@ -29,8 +27,8 @@ def main_metric_keys(results: Mapping[str, Mapping[int, dict]]) -> Dict[str, str
         for run in runs.values():
             found.update(run['metrics'])
     keys = {}
-    for task, candidates in MAIN_METRICS:
-        for key in candidates:
+    for task in STUDY_TASKS:
+        for key in MAIN_METRICS[task]:
             if key in found:
                 keys[task] = key
                 break

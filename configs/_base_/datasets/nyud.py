@@ -5,7 +5,7 @@ dataset_tasks = ['semseg', 'depth', 'normals', 'edge']
 crop_size = (448, 576)
 train_pipeline = [
     dict(type='LoadImageWithCheck'),
-    dict(type='LoadMultiTaskAnnotations'),
+    dict(type='LoadNYUDAnnotations', frame='auto'),  # also reads 480x640 copies, cropped to the NYUD-MT frame
     dict(type='RandomResize', scale=(560, 425), ratio_range=(1.0, 1.2), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='MultiTaskRandomFlip', prob=0.5),
@@ -14,7 +14,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageWithCheck'),
-    dict(type='LoadMultiTaskAnnotations'),
+    dict(type='LoadNYUDAnnotations', frame='auto'),  # also reads 480x640 copies, cropped to the NYUD-MT frame
     dict(type='PackMultiTaskInputs'),
 ]
 train_dataloader = dict(
