@@ -8,7 +8,10 @@ Dynamic Token Modulation and Expansion (Jeong & Yoon, ICCV 2025), see DESIGN.md 
 - :func:`analyze` runs both passes over an analysis set and returns the plan;
 - :func:`select_layers` picks the Token Modulation / Token Expansion layers, recorded in a :class:`Plan`;
 - :class:`TokenModulation`, :class:`BNTokenModulation`, :class:`TokenExpansion` and the task-stream helpers act on
-  stacked (T·B, N, C) streams.
+  stacked (T·B, N, C) streams;
+- Recon (Shi et al., ICLR 2023): :func:`measure_conflicts` scores parameter-level gradient conflicts per unit and
+  picks the top k (:class:`ReconResult`); :func:`make_task_specific` gives every task its own copy of a module on
+  the stacked streams (``Plan.copied_modules``).
 
 Only torch and the standard library are imported here (no mmengine / mmseg / mmcv), so the package can be used
 from a notebook or a test without any registry.
@@ -18,13 +21,18 @@ from .conflicts import ConflictAccumulator, own_stream_gradients, pairwise_produ
 from .covariance import CovarianceAccumulator
 from .modules import BNTokenModulation, TokenExpansion, TokenModulation, stack_task_streams, unstack_task_streams
 from .plan import MODULATORS, PLAN_VERSION, Plan
+from .recon import (GRANULARITIES, ReconAccumulator, ReconResult, conflict_units, copied_parameter_count,
+                    measure_conflicts, select_top_k, unit_grams)
 from .selection import MODES, VARIANTS, num_selected, select_layers
 from .spaces import TokenSpaces, split_token_space
+from .task_copies import TaskBatched, TaskLayerNorm, TaskLinear, check_copyable, make_task_specific
 
 __all__ = [
     'AnalysisSettings', 'analyze', 'accumulate_covariance', 'accumulate_conflicts', 'CovarianceAccumulator',
     'TokenSpaces', 'split_token_space', 'pairwise_products', 'task_pairs', 'ConflictAccumulator', 'task_gradients',
     'own_stream_gradients', 'select_layers', 'num_selected', 'MODES', 'VARIANTS', 'Plan', 'PLAN_VERSION',
     'MODULATORS', 'TokenModulation', 'BNTokenModulation', 'TokenExpansion', 'stack_task_streams',
-    'unstack_task_streams'
+    'unstack_task_streams', 'GRANULARITIES', 'ReconAccumulator', 'ReconResult', 'conflict_units',
+    'copied_parameter_count', 'measure_conflicts', 'select_top_k', 'unit_grams', 'TaskBatched', 'TaskLayerNorm',
+    'TaskLinear', 'check_copyable', 'make_task_specific'
 ]

@@ -3,10 +3,14 @@
 The plan is written to the work dir, can be loaded instead of re-running the analysis, and travels inside the
 model's state as a uint8 tensor of UTF-8 JSON bytes (:meth:`Plan.to_tensor`) so that a checkpoint rebuilds the
 expanded model.
+
+Version 2 added ``copied_modules`` (Recon's task-specific copies); version-1 plans are still read, as plans
+without copies.
 """
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -15,7 +19,9 @@ from torch import Tensor
 
 from .selection import MODES, VARIANTS
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 had no copied_modules
+_COPIED_MODULE = re.compile(r'^\d+(\.\w+)*$')  # block index, then an optional sub-module path
 MODULATORS = ('affine', 'bn')
 _PER_LAYER = ('ks', 'eigenvalues', 'eigenvalue_totals', 'range_conflict', 'null_conflict', 'range_cosine',
               'null_cosine')
@@ -48,6 +54,8 @@ class Plan:
         range_variance: Variance threshold τ of the range space. Default: 0.99.
         seed: Seed of the ``random`` mode. Default: 0.
         modulator: ``affine`` (W ⊙ x + b) or ``bn`` (the BN-style ablation). Default: ``affine``.
+        copied_modules: Modules made task-specific (Recon): paths below the ViT's ``blocks``, e.g. ``'3'`` (all of
+            block 3), ``'3.attn'`` or ``'3.mlp.fc1'``; each task gets its own copy, initialised from the shared one.
         version: Format version, :data:`PLAN_VERSION`.
     """
 
@@ -70,13 +78,19 @@ class Plan:
     range_variance: float = 0.99
     seed: int = 0
     modulator: str = 'affine'
+    copied_modules: List[str] = field(default_factory=list)
     version: int = PLAN_VERSION
 
     @property
     def first_modified_layer(self) -> Optional[int]:
-        """The first layer with TM or TE (where the task streams split), or None."""
-        layers = set(self.tm_layers) | set(self.te_layers)
+        """The first layer with TM, TE or a task-specific copy (where the task streams split), or None."""
+        layers = set(self.tm_layers) | set(self.te_layers) | set(self.copied_blocks)
         return min(layers) if layers else None
+
+    @property
+    def copied_blocks(self) -> List[int]:
+        """The blocks holding a task-specific copy, sorted."""
+        return sorted({int(path.split('.')[0]) for path in self.copied_modules})
 
     def validate(self) -> 'Plan':
         """Raise a ValueError listing every problem found; returns ``self`` when there is none."""
@@ -96,6 +110,7 @@ class Plan:
                 problems.append(f'{name} {bad} are out of range for {self.num_layers} layers')
             if len(set(layers)) != len(layers):
                 problems.append(f'{name} has duplicates: {layers}')
+        problems.extend(self._copied_module_problems())
         if self.num_tokens < (1 if self.te_layers else 0):
             problems.append(f'num_tokens must be >= 1 with TE layers, got {self.num_tokens}')
         for name in _PER_LAYER:
@@ -115,6 +130,27 @@ class Plan:
         if problems:
             raise ValueError('invalid DTME plan: ' + '; '.join(problems))
         return self
+
+    def _copied_module_problems(self) -> List[str]:
+        paths = self.copied_modules
+        if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+            return [f'copied_modules must be a list of module paths (strings), got {paths!r}']
+        problems = []
+        malformed = [path for path in paths if not _COPIED_MODULE.match(path)]
+        if malformed:
+            problems.append(f'copied_modules {malformed} are not paths below the ViT blocks such as \'3\', '
+                            '\'3.attn\' or \'3.mlp.fc1\'')
+        well_formed = [path for path in paths if path not in malformed]
+        bad = [path for path in well_formed if not 0 <= int(path.split('.')[0]) < self.num_layers]
+        if bad:
+            problems.append(f'copied_modules {bad} name blocks out of range for {self.num_layers} layers')
+        if len(set(paths)) != len(paths):
+            problems.append(f'copied_modules has duplicates: {paths}')
+        nested = sorted({inner for inner in well_formed for outer in well_formed
+                         if inner.startswith(outer + '.')})
+        if nested:
+            problems.append(f'copied_modules {nested} lie inside other copied modules; list the outer one only')
+        return problems
 
     def check_compatible(self, tasks: Sequence[str], num_layers: int, channels: int) -> None:
         """Raise a ValueError naming every difference between the plan and a model's tasks / depth / width."""
@@ -139,9 +175,12 @@ class Plan:
         if not isinstance(data, dict):
             raise ValueError(f'a DTME plan is a JSON object, got a {type(data).__name__}')
         version = data.get('version')
-        if version != PLAN_VERSION:
-            raise ValueError(f'DTME plan version {version!r} is not supported (this mmdtme reads version '
-                             f'{PLAN_VERSION}); re-run the analysis to write a current plan')
+        if version not in READABLE_VERSIONS:
+            raise ValueError(f'DTME plan version {version!r} is not supported (this mmdtme reads versions '
+                             f'{list(READABLE_VERSIONS)}); re-run the analysis to write a current plan')
+        if version < 2 and 'copied_modules' in data:
+            raise ValueError('copied_modules needs a version-2 DTME plan, but this one says version 1')
+        data = dict(data, version=PLAN_VERSION)  # an older plan is this version's plan without the newer fields
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(data) - set(names))
         if unknown:
@@ -199,6 +238,10 @@ class Plan:
                 return '-'
             return format(values[layer], fmt)
 
+        if self.copied_modules and not (self.tm_layers or self.te_layers or self.ks or self.range_conflict):
+            # A Recon plan: nothing per layer to show but the copies.
+            return (f'plan v{self.version}: tasks {", ".join(self.tasks)} | {self.num_layers} layers | '
+                    f'task-specific copies: {", ".join(self.copied_modules)}')
         lines = [(f'DTME plan v{self.version}: tasks {", ".join(self.tasks)} | mode {self.mode} | '
                   f'variant {self.variant} | ratio {self.ratio} | range_variance {self.range_variance} | '
                   f'tokens {self.num_tokens} | modulator {self.modulator}'),
@@ -208,4 +251,6 @@ class Plan:
             lines.append(f'{layer:>5} {cell(self.ks, layer, "d"):>5} {cell(self.range_conflict, layer, ".3f"):>7} '
                          f'{cell(self.null_conflict, layer, ".3f"):>7} {"x" if layer in tm else "":>3} '
                          f'{"x" if layer in te else "":>3}'.rstrip())
+        if self.copied_modules:
+            lines.append(f'task-specific copies: {", ".join(self.copied_modules)}')
         return '\n'.join(lines)

@@ -1,7 +1,8 @@
 from .dtme_plots import plot_conflict_scores, plot_eigenvalue_spectra, save_analysis_plots
 from .multi_task_visualizer import MultiTaskLocalVisualizer, default_palette
+from .recon_plots import plot_recon_scores
 
 __all__ = [
     'MultiTaskLocalVisualizer', 'default_palette', 'plot_conflict_scores', 'plot_eigenvalue_spectra',
-    'save_analysis_plots'
+    'save_analysis_plots', 'plot_recon_scores'
 ]

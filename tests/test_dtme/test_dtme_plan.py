@@ -20,7 +20,7 @@ def test_json_round_trip():
     plan = _plan()
     assert Plan.from_json(plan.to_json()) == plan
     assert Plan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
-    assert plan.to_dict()['version'] == PLAN_VERSION == 1
+    assert plan.to_dict()['version'] == PLAN_VERSION == 2  # 2 added copied_modules (Recon)
 
 
 def test_save_load_and_tensor_round_trip(tmp_path):
@@ -37,8 +37,8 @@ def test_save_load_and_tensor_round_trip(tmp_path):
 
 def test_version_and_unknown_key_errors():
     data = _plan().to_dict()
-    with pytest.raises(ValueError, match='version 2 is not supported'):
-        Plan.from_dict(dict(data, version=2))
+    with pytest.raises(ValueError, match='version 3 is not supported'):
+        Plan.from_dict(dict(data, version=3))
     with pytest.raises(ValueError, match=r"unknown DTME plan keys \['colour'\]"):
         Plan.from_dict(dict(data, colour='red'))
     with pytest.raises(ValueError, match=r"lacks required keys \['channels'\]"):

@@ -57,6 +57,7 @@ class DTMEHook(Hook):
     """
 
     priority = 'ABOVE_NORMAL'
+    log_name = 'DTME'  # prefix of the log lines (subclasses such as ReconHook change it)
 
     def __init__(self, expand_iter: int = 0, plan_file: Optional[str] = None,
                  analysis_dataloader: Optional[dict] = None, max_batches: Optional[int] = None,
@@ -156,10 +157,12 @@ class DTMEHook(Hook):
         new_params = backbone.expand(plan)
         if not new_params:
             return
-        added = sum(p.numel() for p in new_params)
-        runner.logger.info(f'DTME: expanded the backbone with the plan from {source}:\n{plan.summary_table()}\n'
-                           f'TM layers {plan.tm_layers}, TE layers {plan.te_layers}: +{added} parameters '
-                           f'(+{100.0 * added / before:.3f} % of {before})')
+        # Net change: task-specific copies replace the shared parameters they were made from.
+        added = sum(p.numel() for p in model.parameters()) - before
+        copies = f', copied modules {plan.copied_modules}' if plan.copied_modules else ''
+        runner.logger.info(f'{self.log_name}: expanded the backbone with the plan from {source}:\n'
+                           f'{plan.summary_table()}\nTM layers {plan.tm_layers}, TE layers {plan.te_layers}{copies}: '
+                           f'+{added} parameters (+{100.0 * added / before:.3f} % of {before})')
         if isinstance(runner.optim_wrapper, OptimWrapper):
             self._add_param_group(runner, new_params)
         if is_model_wrapper(runner.model):

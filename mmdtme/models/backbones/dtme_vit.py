@@ -3,7 +3,8 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 
-from mmdtme.dtme import BNTokenModulation, Plan, TokenExpansion, TokenModulation, stack_task_streams
+from mmdtme.dtme import (BNTokenModulation, Plan, TokenExpansion, TokenModulation, check_copyable,
+                         make_task_specific, stack_task_streams)
 from mmdtme.registry import MODELS
 from .timm_vit import TimmViT
 
@@ -19,6 +20,11 @@ class DTMEViT(TimmViT):
     (T·B, N, C) batch, so each later block runs once for all tasks; at a TE layer each task's ``num_tokens``
     learnable tokens are appended after the N tokens before the block and dropped after it, and at a TM layer
     the block's output tokens of task t become W_t ⊙ x + b_t. The forward then returns ``{task: feature maps}``.
+
+    A plan may also list ``copied_modules`` (Recon): every task then gets its own copy of those modules, initialised
+    from the shared weights. The copies are stored stacked, (T, ...) under the module's own state-dict keys, and
+    act on the stacked streams in one call (:func:`mmdtme.dtme.make_task_specific`), so a block with copies runs
+    once for all tasks like any other block.
 
     The plan is stored in the module state (buffer ``dtme_plan``, JSON bytes), so loading an expanded checkpoint
     into a freshly built model expands it first; a plan that does not fit the model is an error.
@@ -41,7 +47,8 @@ class DTMEViT(TimmViT):
         return self.plan is not None
 
     def expand(self, plan: Plan) -> List[nn.Parameter]:
-        """Add the plan's TM / TE modules (identity TM at insertion) and return their new parameters.
+        """Add the plan's TM / TE modules (identity TM at insertion) and task-specific copies (initialised from the
+        shared weights) and return their new parameters.
 
         Expanding again with an equal plan does nothing and returns no parameter.
         """
@@ -52,6 +59,8 @@ class DTMEViT(TimmViT):
                 return []
             raise ValueError('this backbone was already expanded with another DTME plan; build a fresh model '
                              'to apply a different one')
+        for path in plan.copied_modules:  # fail before changing anything
+            check_copyable(self.vit.blocks, path)
         T, C = len(plan.tasks), self.embed_dim
         modulator = TokenModulation if plan.modulator == 'affine' else BNTokenModulation
         for layer in plan.tm_layers:
@@ -61,9 +70,12 @@ class DTMEViT(TimmViT):
         reference = next(self.vit.parameters())
         self.token_modulation.to(device=reference.device, dtype=reference.dtype)
         self.token_expansion.to(device=reference.device, dtype=reference.dtype)
+        # The copies replace the shared parameters in the blocks (same device and dtype); the replaced ones stay
+        # in whatever optimizer holds them but no longer receive gradients.
+        copies = [param for path in plan.copied_modules for param in make_task_specific(self.vit.blocks, path, T)]
         self.plan = plan
         self.dtme_plan = plan.to_tensor().to(reference.device)
-        return [*self.token_modulation.parameters(), *self.token_expansion.parameters()]
+        return [*self.token_modulation.parameters(), *self.token_expansion.parameters(), *copies]
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs) -> None:
