@@ -10,6 +10,7 @@ from mmseg.utils import add_prefix
 
 from mmdtme.registry import MODELS
 from mmdtme.structures import MultiTaskDataSample, get_task_specs
+from ..wrappers import is_multi_task_optim_wrapper, multi_task_train_step
 
 
 @MODELS.register_module()
@@ -148,3 +149,22 @@ class MultiTaskSegmentor(BaseModel):
                     'Lower the learning rate or this task\'s loss_weight, or check its ground truth '
                     '(the checkpoints written so far are kept).')
         return super().parse_losses(losses)
+
+    def task_losses(self, losses: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Each task's loss: the sum of its ``task.*loss*`` entries (the terms ``parse_losses`` adds up)."""
+        terms = {key: value for key, value in losses.items() if 'loss' in key}
+        stray = [key for key in terms if key.split('.', 1)[0] not in self.tasks]
+        if stray:
+            raise KeyError(f'loss terms {stray} belong to no task of {list(self.tasks)}; multi-task optimisation '
+                           "needs every loss prefixed with its task ('semseg.loss_ce')")
+        return {task: sum(value.mean() for key, value in terms.items() if key.startswith(f'{task}.'))
+                for task in self.tasks}
+
+    def train_step(self, data, optim_wrapper) -> Dict[str, torch.Tensor]:
+        """mmengine's train step, or with a multi-task optim wrapper (MTO methods) the per-task one.
+
+        Under DDP the ``MultiTaskDDP`` model wrapper runs the same per-task step.
+        """
+        if not is_multi_task_optim_wrapper(optim_wrapper):
+            return super().train_step(data, optim_wrapper)
+        return multi_task_train_step(self, self, data, optim_wrapper)

@@ -1,0 +1,8 @@
+# MGDA (Sener & Koltun, NeurIPS 2018): the min-norm convex combination of the shared gradients,
+# on Baseline MT ViT-B/16, NYUD-v2.
+_base_ = '../baseline/vitb_nyud.py'
+optim_wrapper = dict(
+    type='MultiTaskOptimWrapper',
+    constructor='MultiTaskOptimWrapperConstructor',
+    aggregator=dict(type='MGDA'))
+model_wrapper_cfg = dict(type='MultiTaskDDP')  # per-task losses reach the optim wrapper under DDP

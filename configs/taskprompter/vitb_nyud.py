@@ -1,0 +1,14 @@
+# TaskPrompter, ViT-B/16 (prompts read at blocks 3, 6, 9, 12), NYUD-v2, 4 tasks, 448x576. The reference publishes no
+# NYUD-v2 ViT-B setting; its NYUD-v2 ViT-L decoder widths are kept. TaskPrompter's schedule: Adam 2e-5, poly,
+# 40k iterations, batch 2, gradient clipping at norm 10.
+_base_ = [
+    '../_base_/models/taskprompter_vit.py', '../_base_/datasets/nyud.py', '../_base_/schedules/poly_60k.py',
+    '../_base_/default_runtime.py'
+]
+model = dict(
+    data_preprocessor=dict(size=(448, 576)),
+    backbone=dict(model_name='vit_base_patch16_384', img_size=(448, 576)))
+train_dataloader = dict(batch_size=2)
+optim_wrapper = dict(clip_grad=dict(max_norm=10, norm_type=2))
+param_scheduler = [dict(type='PolyLR', eta_min=0, power=0.9, begin=0, end=40000, by_epoch=False)]
+train_cfg = dict(max_iters=40000, val_interval=5000)

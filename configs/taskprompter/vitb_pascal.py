@@ -1,0 +1,30 @@
+# TaskPrompter, ViT-B/16, PASCAL-Context, 5 tasks, 512x512; the reference's PASCAL ViT-B decoder (branches of 780,
+# fused features of 1024, 4 x 4 channel windows; its cross-task reweighting is not implemented), loss weights and
+# schedule (Adam 2e-5, poly, 40k iterations, batch 2, gradient clipping at norm 10).
+_base_ = [
+    '../_base_/models/taskprompter_vit.py', '../_base_/datasets/pascal_context.py',
+    '../_base_/schedules/poly_60k.py', '../_base_/default_runtime.py'
+]
+tasks = ['semseg', 'human_parts', 'saliency', 'normals', 'edge']
+decoder_channels = 1024
+model = dict(
+    tasks=tasks,
+    data_preprocessor=dict(size=(512, 512)),
+    backbone=dict(model_name='vit_base_patch16_384', img_size=(512, 512)),
+    neck=dict(channels=780, out_channels=decoder_channels),
+    heads=dict(
+        _delete_=True,
+        semseg=dict(type='TaskConvHead', out_channels=21, channels=decoder_channels,
+                    loss=dict(type='PixelCrossEntropyLoss', loss_weight=1.0)),
+        human_parts=dict(type='TaskConvHead', out_channels=7, channels=decoder_channels,
+                         loss=dict(type='PixelCrossEntropyLoss', loss_weight=2.0)),
+        saliency=dict(type='TaskConvHead', out_channels=1, channels=decoder_channels,
+                      loss=dict(type='BalancedBCELoss', pos_weight=None, loss_weight=5.0)),
+        normals=dict(type='TaskConvHead', out_channels=3, channels=decoder_channels,
+                     loss=dict(type='NormalL1Loss', loss_weight=10.0)),
+        edge=dict(type='TaskConvHead', out_channels=1, channels=decoder_channels,
+                  loss=dict(type='BalancedBCELoss', pos_weight=0.95, loss_weight=50.0))))
+train_dataloader = dict(batch_size=2)
+optim_wrapper = dict(clip_grad=dict(max_norm=10, norm_type=2))
+param_scheduler = [dict(type='PolyLR', eta_min=0, power=0.9, begin=0, end=40000, by_epoch=False)]
+train_cfg = dict(max_iters=40000, val_interval=5000)

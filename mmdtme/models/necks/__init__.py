@@ -1,0 +1,3 @@
+from .task_prompter_decoder import TaskPrompterDecoder
+
+__all__ = ['TaskPrompterDecoder']
