@@ -133,7 +133,7 @@ def build_run_config(row: StudyRow, scale: StudyScale, seed: int, work_dir: str,
         dict(type='LinearLR', start_factor=0.1, begin=0, end=scale.warmup_iters, by_epoch=False),
         dict(type='PolyLR', eta_min=0, power=0.9, begin=scale.warmup_iters, end=scale.max_iters, by_epoch=False)]
     cfg.train_cfg.max_iters = scale.max_iters
-    cfg.train_cfg.val_interval = scale.max_iters
+    cfg.train_cfg.val_interval = scale.max_iters + 1  # no validation: run_one tests the final model once
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=scale.max_iters,
                                         max_keep_ckpts=1)
     cfg.default_hooks.logger.interval = max(1, scale.max_iters // 10)

@@ -73,7 +73,7 @@ def test_row_configs_change_only_the_row_settings(tmp_path):
     assert [hook for hook in quarter.custom_hooks if hook['type'] == 'DTMEHook'][0]['expand_iter'] == 0  # round(0.5)
     assert 'st_reference' not in base.val_evaluator
     assert base.model.backbone.model_kwargs == dict(patch_size=8, embed_dim=32, depth=4, num_heads=2)
-    assert base.train_cfg.max_iters == 2 and base.randomness.seed == 0
+    assert base.train_cfg.max_iters == 2 and base.train_cfg.val_interval == 3 and base.randomness.seed == 0
     for row in study_rows():
         assert osp.isfile(osp.join(osp.dirname(osp.dirname(osp.dirname(__file__))), row.config)) or \
             row.group == 'mto', row
