@@ -1,3 +1,4 @@
+from .invpt_decoder import InvPTDecoder, JointTaskAttention, UPTransformerBlock
 from .task_prompter_decoder import TaskPrompterDecoder
 
-__all__ = ['TaskPrompterDecoder']
+__all__ = ['InvPTDecoder', 'JointTaskAttention', 'TaskPrompterDecoder', 'UPTransformerBlock']

@@ -1,0 +1,15 @@
+# CPU demo: InvPT's decoder on the synthetic Baseline MT (ViT-Tiny/8 from scratch, 96x128 scenes), scaled down:
+# task features 64 + 16, stages of 80 / 40 / 20 channels; the heads read the fused features at H/2 (patch 8).
+_base_ = '../baseline/vitt_synth.py'
+num_classes = 9  # as baseline/vitt_synth.py
+model = dict(
+    neck=dict(
+        type='InvPTDecoder',
+        pred_channels=dict(semseg=num_classes),
+        task_channels=64,
+        pred_embed_channels=16,
+        num_heads=(2, 2, 2),
+        kv_pool=(2, 4, 8),
+        drop_path_rate=0.0),
+    # fewer head channels than the decoder's 80: the heads run at H/2 here, the bulk of a CPU step
+    heads=dict(semseg=dict(channels=32), depth=dict(channels=32), normals=dict(channels=32), edge=dict(channels=32)))
