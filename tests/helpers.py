@@ -3,6 +3,7 @@ import os
 import os.path as osp
 import socket
 import subprocess
+import uuid
 
 import numpy as np
 import torch
@@ -19,6 +20,9 @@ def tiny_synth_config(data_root: str, work_dir: str, max_iters: int = 20, tasks=
     """``configs/baseline/vitt_synth.py`` shrunk to a ViT of width 32 and depth 4 on 32×48 scenes."""
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/baseline/vitt_synth.py'))
     cfg.work_dir = work_dir
+    # mmengine names a run's logger and visualizer after the config and the second it started: two tiny runs
+    # started in the same second would share (and log into) the first one's visualizer.
+    cfg.experiment_name = f'tiny_{uuid.uuid4().hex[:12]}'
     height, width = TINY_SIZE
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg[name]
