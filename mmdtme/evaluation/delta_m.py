@@ -32,7 +32,7 @@ MAIN_METRICS: Dict[str, Tuple[str, ...]] = {
     'semseg': ('semseg/mIoU', ),
     'depth': ('depth/rmse', ),
     'normals': ('normals/mean', ),
-    'edge': ('edge/odsF', 'edge/pixel_odsF'),
+    'edge': ('edge/odsF', 'edge/approx_odsF', 'edge/pixel_odsF'),
     'human_parts': ('human_parts/mIoU', ),
     'saliency': ('saliency/maxF', ),
 }

@@ -90,3 +90,37 @@ def test_metric_rejects_misaligned_prediction():
     sample = dict(gt_depth_map=dict(data=torch.ones(1, 2, 2)), pred_depth_map=dict(data=torch.ones(1, 3, 2)))
     with pytest.raises(ValueError, match='depth prediction'):
         metric.process({}, [sample])
+
+
+
+def edge_sample(shift: int, height: int = 40, width: int = 60) -> dict:
+    """A one-pixel vertical GT edge and a prediction of it ``shift`` pixels to the right."""
+    gt = torch.zeros(1, height, width, dtype=torch.long)
+    gt[0, :, 20] = 1
+    prob = torch.zeros(1, height, width)
+    prob[0, :, 20 + shift] = 0.9
+    return dict(gt_edge_map=dict(data=gt), pred_edge_map=dict(data=prob))
+
+
+# SEISM's GT boundary of that line is its left outline, 39 pixels (seg2bmap skips the last row); the 40 predicted
+# pixels match all 39 within the radius: P = 39/40, R = 1.
+MATCHED_F = 100 * 2 * (39 / 40) / (39 / 40 + 1)
+
+
+@pytest.mark.parametrize('shift, max_dist, expected', [(0, 0.05, MATCHED_F), (2, 0.05, MATCHED_F), (6, 0.05, 0.0),
+                                                       (2, 0.011, 0.0)])
+def test_metric_reports_bsds_odsf_within_the_matching_radius(shift, max_dist, expected):
+    # radius = max_dist × diagonal (72.1 px): 3.6 px for 0.05, 0.79 px for 0.011
+    metric = MultiTaskMetric(tasks=['edge'], edge_metrics=('exact', 'fast', 'pixel'), edge_max_dist=max_dist)
+    metric.process({}, [edge_sample(shift), edge_sample(shift)])
+    results = metric.compute_metrics(metric.results)
+    assert results['edge/odsF'] == pytest.approx(expected)
+    assert results['edge/oisF'] == pytest.approx(expected)
+    assert results['edge/approx_odsF'] >= results['edge/odsF'] - 1e-9  # the fast mode bounds the matching above
+    # the pixel stand-in has a fixed 1-pixel tolerance and no GT outline: exact on shift 0, blind to 2 pixels
+    assert results['edge/pixel_odsF'] == pytest.approx(100.0 if shift == 0 else 0.0)
+
+
+def test_metric_rejects_unknown_edge_mode():
+    with pytest.raises(ValueError, match='edge_metrics'):
+        MultiTaskMetric(edge_metrics=('bsds', ))

@@ -22,3 +22,6 @@ val_dataloader = dict(
     num_workers=2,
     dataset=dict(type=dataset_type, data_root=data_root, generator=generator))
 test_dataloader = val_dataloader
+# The cheap pixel-level edge F (the synthetic references and the study use it); add 'exact' for the BSDS odsF.
+val_evaluator = dict(type='MultiTaskMetric', edge_metrics=('pixel', ))
+test_evaluator = val_evaluator

@@ -7,7 +7,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from prettytable import PrettyTable
 
-from mmdtme.evaluation import task_metrics
+from mmdtme.evaluation import edge_eval, task_metrics
 from mmdtme.evaluation.delta_m import delta_m, resolve_st_reference
 from mmdtme.registry import METRICS
 from mmdtme.structures import TASK_SPECS
@@ -16,7 +16,8 @@ from mmdtme.structures import TASK_SPECS
 LOWER_IS_BETTER = {'semseg/mIoU': False, 'semseg/aAcc': False, 'depth/rmse': True, 'depth/mae': True,
                    'depth/abs_rel': True, 'normals/mean': True, 'normals/median': True,
                    'normals/within_11.25': False, 'normals/within_22.5': False, 'normals/within_30': False,
-                   'edge/pixel_odsF': False, 'human_parts/mIoU': False, 'human_parts/aAcc': False,
+                   'edge/pixel_odsF': False, 'edge/odsF': False, 'edge/oisF': False, 'edge/AP': False,
+                   'edge/approx_odsF': False, 'edge/approx_oisF': False, 'human_parts/mIoU': False, 'human_parts/aAcc': False,
                    'saliency/maxF': False, 'saliency/mIoU': False}
 # Regression tasks (the Taskonomy maps): L1 and RMSE.
 LOWER_IS_BETTER.update({f'{task}/{name}': True for task, spec in TASK_SPECS.items() if spec.metric == 'regression'
@@ -30,9 +31,12 @@ class MultiTaskMetric(BaseMetric):
     - semseg: mIoU and pixel accuracy from the dataset-level confusion matrix;
     - depth: RMSE over all valid pixels of the set (also MAE, abs. rel.);
     - normals: mean / median angular error (degrees) and % within 11.25°, 22.5°, 30°;
-    - edge: ``pixel_odsF``, a pixel-level F-measure with a ``edge_tolerance``-pixel tolerance at the best
-      dataset-wide threshold. It is a stand-in, not the BSDS odsF of the published tables (no thinning or
-      one-to-one matching), and is named so;
+    - edge, by ``edge_metrics``: ``'exact'`` gives ``odsF`` / ``oisF`` / ``AP``, the BSDS protocol as SEISM runs it
+      for the published tables (thinning, one-to-one matching within ``edge_max_dist`` × the image diagonal,
+      :mod:`mmdtme.evaluation.edge_eval`); ``'fast'`` gives ``approx_odsF`` / ``approx_oisF``, its approximation
+      for validation during training (reads high, not comparable with published numbers); ``'pixel'`` gives
+      ``pixel_odsF``, a pixel-level F-measure with an ``edge_tolerance``-pixel tolerance at the best dataset-wide
+      threshold (cheap, also not comparable);
     - saliency: ``maxF``, the F_β (β² = ``saliency_beta_sq``) of pixels pooled over the set at the best threshold
       (InvPT / TaskPrompter), and ``mIoU``, the per-image Jaccard index averaged over images at the best
       threshold (ASTMT / MTI-Net);
@@ -44,8 +48,12 @@ class MultiTaskMetric(BaseMetric):
         num_classes: Classes of semseg (an int), or of each label task (``{'human_parts': 7}``). Default:
             ``len(dataset_meta['classes'])`` for semseg, ``dataset_meta['{task}_classes']`` for others.
         ignore_index: Label ignored by semseg and edge.
-        edge_thresholds: Number of evenly spaced thresholds in (0, 1) for the edge F-measure.
-        edge_tolerance: Spatial tolerance of the edge F-measure, in pixels.
+        edge_metrics: Which edge evaluations to run: any of ``'exact'``, ``'fast'``, ``'pixel'``.
+        edge_max_dist: Matching radius of ``'exact'`` / ``'fast'`` as a share of the image diagonal: 0.011 on
+            NYUD-v2, 0.0075 on PASCAL-Context (the values of the MTL benchmarks).
+        edge_thresholds: Number of evenly spaced thresholds in (0, 1) for ``'pixel'`` (``'exact'`` and ``'fast'``
+            use SEISM's 101 thresholds).
+        edge_tolerance: Spatial tolerance of ``'pixel'``, in pixels.
         saliency_thresholds: Probability thresholds of saliency maxF / mIoU. Default: InvPT's 0.05, ..., 0.95.
         saliency_beta_sq: β² of the saliency F-measure (0.3, as InvPT's ``SaliencyMeter``).
         st_reference: Single-task reference values for Δm, keyed like the results, e.g.
@@ -56,9 +64,12 @@ class MultiTaskMetric(BaseMetric):
     """
 
     default_prefix = ''  # keys are already 'task/metric'
+    # BSDS-style edge modes: per-image statistics kept under 'edge@<mode>' (OIS needs them per image).
+    EDGE_MODES = ('exact', 'fast', 'pixel')
 
     def __init__(self, tasks: Optional[Sequence[str]] = None, num_classes: Union[int, Dict[str, int], None] = None,
-                 ignore_index: int = 255, edge_thresholds: int = 99, edge_tolerance: int = 1,
+                 ignore_index: int = 255, edge_metrics: Sequence[str] = ('pixel', ),
+                 edge_max_dist: float = edge_eval.NYUD_MAX_DIST, edge_thresholds: int = 99, edge_tolerance: int = 1,
                  st_reference: Optional[Dict[str, Union[float, str]]] = None, collect_device: str = 'cpu',
                  prefix: Optional[str] = None, saliency_thresholds: Optional[Sequence[float]] = None,
                  saliency_beta_sq: float = 0.3) -> None:
@@ -66,6 +77,11 @@ class MultiTaskMetric(BaseMetric):
         self.tasks = tuple(tasks) if tasks is not None else None
         self.num_classes = num_classes
         self.ignore_index = ignore_index
+        self.edge_metrics = tuple(edge_metrics)
+        unknown = [name for name in self.edge_metrics if name not in self.EDGE_MODES]
+        if unknown or not self.edge_metrics:
+            raise ValueError(f'edge_metrics must be some of {sorted(self.EDGE_MODES)}, got {edge_metrics!r}')
+        self.edge_max_dist = edge_max_dist
         self.edge_thresholds = np.linspace(0, 1, edge_thresholds + 2)[1:-1]
         self.edge_tolerance = edge_tolerance
         self.saliency_thresholds = np.asarray(
@@ -147,14 +163,24 @@ class MultiTaskMetric(BaseMetric):
                 if pred.shape[-2:] != gt.shape[-2:]:
                     raise ValueError(f'{task} prediction is {tuple(pred.shape[-2:])} but its ground truth is '
                                      f'{tuple(gt.shape[-2:])} for {sample.get("img_path")}')
-                result[task] = self._task_stats(task, pred, gt)
+                if spec.metric != 'edge' or 'pixel' in self.edge_metrics:
+                    result[task] = self._task_stats(task, pred, gt)
+                if spec.metric == 'edge':
+                    for mode in self.edge_metrics:
+                        if mode != 'pixel':
+                            result[f'{task}@{mode}'] = edge_eval.edge_eval_stats(
+                                pred[0].float().cpu().numpy(), gt[0].cpu().numpy(), max_dist=self.edge_max_dist,
+                                mode=mode, ignore_index=self.ignore_index)
             self.results.append(result)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         totals: Dict[str, object] = {}
+        per_image: Dict[str, list] = defaultdict(list)
         for result in results:
             for task, stats in result.items():
-                if task not in totals:
+                if '@' in task:
+                    per_image[task].append(stats)
+                elif task not in totals:
                     totals[task] = stats if not isinstance(stats, dict) else dict(stats)
                 elif isinstance(stats, dict):
                     totals[task] = {key: totals[task][key] + value for key, value in stats.items()}
@@ -163,6 +189,14 @@ class MultiTaskMetric(BaseMetric):
         metrics = {}
         for task, stats in totals.items():
             metrics.update({f'{task}/{key}': value for key, value in self._task_summary(task, stats).items()})
+        for key, stats in per_image.items():
+            task, _, mode = key.partition('@')
+            summary = edge_eval.edge_eval_summary(stats)
+            if mode == 'exact':
+                metrics.update({f'{task}/odsF': summary['odsF'], f'{task}/oisF': summary['oisF'],
+                                f'{task}/AP': summary['AP'], f'{task}/ods_threshold': summary['threshold']})
+            else:
+                metrics.update({f'{task}/approx_odsF': summary['odsF'], f'{task}/approx_oisF': summary['oisF']})
         reference = {key: value for key, value in self.st_reference.items() if key in metrics}
         if reference:
             metrics['delta_m'] = delta_m(metrics, reference, LOWER_IS_BETTER)
