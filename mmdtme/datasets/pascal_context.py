@@ -10,8 +10,8 @@ kept unchanged by Multi-Task-Learning-PyTorch and InvPT / TaskPrompter ``data/pa
 - normals: distilled RGB PNG decoded as ``2 v / 255 - 1``, kept only on PASCAL-Context classes that NYUD also labels
   (zero = no ground truth elsewhere).
 - saliency: distilled grey PNG, ``v / 255 > 0.5`` → 1.
-- edge: ``cv2.Laplacian`` (3×3, 4-neighbour) of the Context ``LabelMap``, non-zero → edge, thinned to one pixel with
-  ``skimage.morphology.thin``.
+- edge: ``cv2.Laplacian`` (3×3, 4-neighbour) of the Context ``LabelMap``, non-zero → edge, thinned to one pixel as
+  the references' ``skimage.morphology.thin`` (:func:`mmdtme.evaluation.edge_eval.thin_edges`, pixel-identical).
 """
 import io
 import os.path as osp
@@ -112,12 +112,10 @@ def context_edges(label_map: np.ndarray) -> np.ndarray:
     whose differing neighbours cancel out (e.g. 1 | 2 | 3 in a row) is not an edge, exactly as in the references.
     """
     import cv2
-    try:
-        from skimage.morphology import thin
-    except ImportError as error:  # pragma: no cover - scikit-image is a runtime requirement
-        raise ImportError('PASCAL-Context edges need scikit-image (pip install scikit-image)') from error
+
+    from mmdtme.evaluation.edge_eval import thin_edges  # the same Guo-Hall thinning as skimage's, 3-10x faster
     laplacian = cv2.Laplacian(np.ascontiguousarray(label_map, dtype=np.float64), cv2.CV_64F)
-    return thin(np.abs(laplacian) > 0).astype(np.uint8)
+    return thin_edges(np.abs(laplacian) > 0).astype(np.uint8)
 
 
 @register_annotation_loader('pascal_semseg')

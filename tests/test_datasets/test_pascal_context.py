@@ -232,9 +232,12 @@ def test_pascal_config_trains_and_evaluates_on_the_fixture(tmp_path):
     runner.train()
     metrics = runner.val_loop.run()
     for key in ('semseg/mIoU', 'human_parts/mIoU', 'saliency/maxF', 'saliency/mIoU', 'normals/mean',
-                'edge/pixel_odsF'):
+                'edge/approx_odsF'):
         assert math.isfinite(metrics[key]), key
     assert 0.0 <= metrics['saliency/maxF'] <= 100.0
+    test_metrics = runner.test()  # the test evaluator runs the exact BSDS protocol at PASCAL's radius
+    assert runner.test_evaluator.metrics[0].edge_max_dist == 0.0075
+    assert 0.0 <= test_metrics['edge/odsF'] <= test_metrics['edge/oisF'] <= 100.0
 
 
 def load_converter():
