@@ -153,6 +153,36 @@ def plot_conflicts(path: str, results: Mapping[str, Mapping[int, dict]], row_nam
     plt.close(figure)
 
 
+def observations(summaries: Mapping[str, dict], metric_keys: Mapping[str, str],
+                 reference: Mapping[str, float]) -> list:
+    """Plain statements read off the numbers: transfer of Baseline MT per task, rows that differ from it in Δm."""
+    lines = []
+    mt = summaries.get('Baseline MT')
+    if mt and reference:
+        changes = []
+        for task, key in metric_keys.items():
+            if key in mt['metrics'] and key in reference:
+                sign = -1.0 if LOWER_IS_BETTER[key] else 1.0
+                change = sign * 100.0 * (mt['metrics'][key][0] - reference[key]) / reference[key]
+                changes.append((task, change + 0.0))  # + 0.0: no '-0.0'
+        negative = [task for task, change in changes if change < 0]
+        lines.append('Baseline MT vs ST (relative change of the mean, positive = better): ' +
+                     ', '.join(f'{task} {change:+.1f} %' for task, change in changes) + '; negative transfer on ' +
+                     (', '.join(negative) if negative else 'no task') + '.')
+    if mt and 'delta_m' in mt:
+        base_mean, base_std = mt['delta_m']
+        for name, summary in summaries.items():
+            if name == 'Baseline MT' or 'delta_m' not in summary or name.startswith('ST '):
+                continue
+            mean, std = summary['delta_m']
+            margin = max(std, base_std)
+            verdict = ('above' if mean - base_mean > margin else 'below' if base_mean - mean > margin
+                       else 'within one standard deviation of')
+            lines.append(f'{name}: Δm {mean:+.2f} ± {std:.2f} %, {verdict} Baseline MT ({base_mean:+.2f} ± '
+                         f'{base_std:.2f} %).')
+    return lines
+
+
 def write_report(markdown_path: str, plot_dir: str, results: Mapping[str, Mapping[int, dict]], rows: Sequence,
                  setting: str) -> str:
     """Write the markdown report and its plots; returns the markdown."""
@@ -170,6 +200,9 @@ def write_report(markdown_path: str, plot_dir: str, results: Mapping[str, Mappin
              'single-task (ST) rows, then averaged.', '', f'Setting: {setting}', '']
     if missing:
         parts += [f'Rows without any finished run: {", ".join(missing)}.', '']
+    facts = observations(summaries, metric_keys, reference)
+    if facts:
+        parts += ['## What the numbers say', ''] + [f'- {fact}' for fact in facts] + ['']
     groups = ['st', 'main', 'selection', 'ratio', 'expand_iter', 'mto']
     for group in groups:
         group_rows = [(row.name, summaries[row.name]) for row in rows if row.group == group and row.name in summaries]

@@ -24,7 +24,8 @@ def test_flip_mirrors_every_map_and_negates_normal_x(root):
     assert flipped_sample.flip and flipped_sample.flip_direction == 'horizontal'
     assert np.array_equal(flipped['inputs'].numpy(), plain['inputs'].numpy()[..., ::-1])
     for field in ('gt_sem_seg', 'gt_depth_map', 'gt_edge_map'):
-        assert np.array_equal(getattr(flipped_sample, field).data.numpy(), getattr(sample, field).data.numpy()[..., ::-1])
+        assert np.array_equal(getattr(flipped_sample, field).data.numpy(),
+                              getattr(sample, field).data.numpy()[..., ::-1])
     normals, flipped_normals = sample.gt_normal_map.data.numpy(), flipped_sample.gt_normal_map.data.numpy()
     assert np.array_equal(flipped_normals[0], -normals[0][..., ::-1])
     assert np.array_equal(flipped_normals[1:], normals[1:][..., ::-1])

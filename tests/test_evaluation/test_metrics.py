@@ -74,7 +74,8 @@ def test_metric_end_to_end_on_samples():
         gt_sem_seg=dict(data=label), pred_sem_seg=dict(data=label.clone()),
         gt_depth_map=dict(data=torch.ones(1, 2, 2)), pred_depth_map=dict(data=torch.full((1, 2, 2), 3.0)),
         gt_normal_map=dict(data=normal), pred_normal_map=dict(data=normal.clone()),
-        gt_edge_map=dict(data=torch.tensor([[[1, 0], [0, 0]]])), pred_edge_map=dict(data=torch.tensor([[[0.9, 0.0], [0.0, 0.0]]])))
+        gt_edge_map=dict(data=torch.tensor([[[1, 0], [0, 0]]])),
+        pred_edge_map=dict(data=torch.tensor([[[0.9, 0.0], [0.0, 0.0]]])))
     metric.process({}, [sample])
     results = metric.compute_metrics(metric.results)
     assert results['semseg/mIoU'] == 100.0

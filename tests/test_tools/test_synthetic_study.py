@@ -58,6 +58,9 @@ def test_report_lists_missing_rows_and_conflict_table(tmp_path):
                                                           'Baseline MT', 'TM+TE')]
     markdown = write_report(str(tmp_path / 'report.md'), str(tmp_path / 'plots'), results, rows, 'fake')
     assert 'Rows without any finished run: TM+TE.' in markdown
+    # MT seed 0 vs the ST means: semseg (46.2 - 42) / 42 = +10.0 %, depth rmse 1.1 vs 1.0 = -10.0 %
+    assert ('- Baseline MT vs ST (relative change of the mean, positive = better): semseg +10.0 %, depth -10.0 %, '
+            'normals +0.0 %, edge +0.0 %; negative transfer on depth.') in markdown
     assert '| Baseline MT (before) | range | 0.600 | 0.400 | 0.500 |' in markdown
     assert '| Baseline MT (after) | null | 0.300 | 0.100 | 0.200 |' in markdown
     assert osp.isfile(tmp_path / 'plots' / 'conflicts.png')
@@ -94,3 +97,16 @@ def test_study_runs_two_rows_and_resumes(tmp_path):
     logs.clear()
     run_study(str(tmp_path / 'study'), rows, [0], TINY_SCALE, data_root=str(tmp_path / 'data'), log=logs.append)
     assert logs[0] == '0 run(s) to do, 2 already done'
+
+
+def test_observations_compare_delta_m_with_the_baseline_spread():
+    from mmdtme.experiments.study_report import observations
+    summaries = {'Baseline MT': dict(metrics={}, delta_m=(1.0, 0.5)),
+                 'TM': dict(metrics={}, delta_m=(2.0, 0.2)),     # 1.0 above, margin 0.5 → above
+                 'TE': dict(metrics={}, delta_m=(1.3, 0.8)),     # within the larger std
+                 'ST semseg': dict(metrics={}, delta_m=(0.0, 0.0)),
+                 'PCGrad': dict(metrics={}, delta_m=(-0.5, 0.1))}
+    lines = observations(summaries, {}, {})
+    assert lines == ['TM: Δm +2.00 ± 0.20 %, above Baseline MT (+1.00 ± 0.50 %).',
+                     'TE: Δm +1.30 ± 0.80 %, within one standard deviation of Baseline MT (+1.00 ± 0.50 %).',
+                     'PCGrad: Δm -0.50 ± 0.10 %, below Baseline MT (+1.00 ± 0.50 %).']

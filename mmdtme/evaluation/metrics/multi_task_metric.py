@@ -17,7 +17,8 @@ LOWER_IS_BETTER = {'semseg/mIoU': False, 'semseg/aAcc': False, 'depth/rmse': Tru
                    'depth/abs_rel': True, 'normals/mean': True, 'normals/median': True,
                    'normals/within_11.25': False, 'normals/within_22.5': False, 'normals/within_30': False,
                    'edge/pixel_odsF': False, 'edge/odsF': False, 'edge/oisF': False, 'edge/AP': False,
-                   'edge/approx_odsF': False, 'edge/approx_oisF': False, 'human_parts/mIoU': False, 'human_parts/aAcc': False,
+                   'edge/approx_odsF': False, 'edge/approx_oisF': False, 'human_parts/mIoU': False,
+                   'human_parts/aAcc': False,
                    'saliency/maxF': False, 'saliency/mIoU': False}
 # Regression tasks (the Taskonomy maps): L1 and RMSE.
 LOWER_IS_BETTER.update({f'{task}/{name}': True for task, spec in TASK_SPECS.items() if spec.metric == 'regression'
