@@ -5,8 +5,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from mmdtme.registry import DATASETS, TRANSFORMS
-from mmdtme.structures import TASK_SPECS
-from .transforms.loading import ANNOTATION_LOADERS, LoadMultiTaskAnnotations, load_semseg
+from .transforms.loading import LoadMultiTaskAnnotations
 
 NYUD40_CLASSES = (
     'wall', 'floor', 'cabinet', 'bed', 'chair', 'sofa', 'table', 'door', 'window', 'bookshelf', 'picture',
@@ -141,38 +140,21 @@ class LoadNYUDAnnotations(LoadMultiTaskAnnotations):
                              'frames; use frame=\'auto\' for a mix with 425x560 NYUD-MT files')
         return crop_to_nyud_mt(array) if shape == KINECT_FRAME else array
 
-    def transform(self, results: dict) -> dict:
-        image_shape = tuple(results['img'].shape[:2])
+    def fit_image(self, results: dict) -> None:
         results['img'] = self._fit(results['img'], f'image {results.get("img_path")!r}')
         results['img_shape'] = results['ori_shape'] = tuple(results['img'].shape[:2])
-        results.setdefault('seg_fields', [])
-        for task in results['tasks']:
-            spec, path = TASK_SPECS[task], results[f'{task}_path']
-            file_format = results.get('ann_formats', {}).get(task, task)
-            if file_format not in ANNOTATION_LOADERS:
-                raise KeyError(f'no reader for annotation format {file_format!r} of task {task!r}; '
-                               f'registered formats: {sorted(ANNOTATION_LOADERS)}')
-            try:
-                if file_format == 'semseg':
-                    array = load_semseg(path, self.reduce_zero_label)
-                else:
-                    array = ANNOTATION_LOADERS[file_format](path)
-            except Exception as error:
-                raise OSError(f'cannot read the {task} ground truth {path!r} ({error}); '
-                              'the file is corrupt or not in the expected format') from error
-            stored_shape = tuple(array.shape[:2])
-            array = self._fit(array, f'{task} ground truth {path!r}')
-            if array.shape[:2] != results['img'].shape[:2]:
-                raise ValueError(
-                    f'{task} ground truth {path!r} is {stored_shape[0]}x{stored_shape[1]} but its image is '
-                    f'{image_shape[0]}x{image_shape[1]}: only 480x640 Kinect frames and 425x560 NYUD-MT files can '
-                    'be matched (by cropping the former); other sizes must agree. Re-export the dataset '
-                    '(tools/dataset_converters/nyud.py) rather than resizing, which misaligns the maps.')
-            results[spec.map_key] = array
-            if spec.map_key not in results['seg_fields']:
-                results['seg_fields'].append(spec.map_key)
-        results['reduce_zero_label'] = self.reduce_zero_label
-        return results
+
+    def fit_annotation(self, array: np.ndarray, task: str, path: str, results: dict) -> np.ndarray:
+        stored_shape = tuple(array.shape[:2])
+        array = self._fit(array, f'{task} ground truth {path!r}')
+        if array.shape[:2] != results['img'].shape[:2]:
+            height, width = results['img'].shape[:2]
+            raise ValueError(
+                f'{task} ground truth {path!r} is {stored_shape[0]}x{stored_shape[1]} but its image is '
+                f'{height}x{width} (480x640 frames are cropped to 425x560 first): only 480x640 Kinect frames and 425x560 '
+                'NYUD-MT files can be matched (by cropping the former); other sizes must agree. Re-export the '
+                'dataset (tools/dataset_converters/nyud.py) rather than resizing, which misaligns the maps.')
+        return array
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(frame={self.frame!r}, reduce_zero_label={self.reduce_zero_label})'

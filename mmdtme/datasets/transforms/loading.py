@@ -79,29 +79,39 @@ class LoadMultiTaskAnnotations(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         results.setdefault('seg_fields', [])
+        self.fit_image(results)
         for task in results['tasks']:
             spec, path = TASK_SPECS[task], results[f'{task}_path']
-            file_format = results.get('ann_formats', {}).get(task, task)
-            if file_format not in ANNOTATION_LOADERS:
-                raise KeyError(f'no reader for annotation format {file_format!r} of task {task!r}; '
-                               f'registered formats: {sorted(ANNOTATION_LOADERS)}')
-            try:
-                if file_format == 'semseg':
-                    array = load_semseg(path, self.reduce_zero_label)
-                else:
-                    array = ANNOTATION_LOADERS[file_format](path)
-            except Exception as error:
-                raise OSError(f'cannot read the {task} ground truth {path!r} ({error}); '
-                              'the file is corrupt or not in the expected format') from error
-            if array.shape[:2] != results['img'].shape[:2]:
-                raise ValueError(f'{task} ground truth {path!r} is {array.shape[:2]} but its image is '
-                                 f'{results["img"].shape[:2]}; crop or resize the dataset consistently '
-                                 '(see tools/dataset_converters/)')
-            results[spec.map_key] = array
+            results[spec.map_key] = self.fit_annotation(self.read_annotation(task, path, results), task, path, results)
             if spec.map_key not in results['seg_fields']:
                 results['seg_fields'].append(spec.map_key)
         results['reduce_zero_label'] = self.reduce_zero_label
         return results
+
+    def read_annotation(self, task: str, path: str, results: dict) -> np.ndarray:
+        """The task's ground truth read with the sample's format for it; an unreadable file is named."""
+        file_format = results.get('ann_formats', {}).get(task, task)
+        if file_format not in ANNOTATION_LOADERS:
+            raise KeyError(f'no reader for annotation format {file_format!r} of task {task!r}; '
+                           f'registered formats: {sorted(ANNOTATION_LOADERS)}')
+        try:
+            if file_format == 'semseg':
+                return load_semseg(path, self.reduce_zero_label)
+            return ANNOTATION_LOADERS[file_format](path)
+        except Exception as error:
+            raise OSError(f'cannot read the {task} ground truth {path!r} ({error}); '
+                          'the file is corrupt or not in the expected format') from error
+
+    def fit_image(self, results: dict) -> None:
+        """Bring the loaded image to the dataset's frame before the maps are read (nothing to do here)."""
+
+    def fit_annotation(self, array: np.ndarray, task: str, path: str, results: dict) -> np.ndarray:
+        """The map, which must cover the image pixel for pixel (a size mismatch would misalign the tasks)."""
+        if array.shape[:2] != results['img'].shape[:2]:
+            raise ValueError(f'{task} ground truth {path!r} is {array.shape[:2]} but its image is '
+                             f'{results["img"].shape[:2]}; crop or resize the dataset consistently '
+                             '(see tools/dataset_converters/)')
+        return array
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(reduce_zero_label={self.reduce_zero_label})'
