@@ -151,9 +151,9 @@ class LoadNYUDAnnotations(LoadMultiTaskAnnotations):
             height, width = results['img'].shape[:2]
             raise ValueError(
                 f'{task} ground truth {path!r} is {stored_shape[0]}x{stored_shape[1]} but its image is '
-                f'{height}x{width} (480x640 frames are cropped to 425x560 first): only 480x640 Kinect frames and 425x560 '
-                'NYUD-MT files can be matched (by cropping the former); other sizes must agree. Re-export the '
-                'dataset (tools/dataset_converters/nyud.py) rather than resizing, which misaligns the maps.')
+                f'{height}x{width} (480x640 frames are cropped to 425x560 first): only 480x640 Kinect frames and '
+                '425x560 NYUD-MT files can be matched (by cropping the former); other sizes must agree. Re-export '
+                'the dataset (tools/dataset_converters/nyud.py) rather than resizing, which misaligns the maps.')
         return array
 
     def __repr__(self) -> str:
