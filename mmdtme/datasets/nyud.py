@@ -5,6 +5,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from mmdtme.registry import DATASETS, TRANSFORMS
+from .layout_errors import check_root_and_split, layout_message
 from .transforms.loading import LoadMultiTaskAnnotations
 
 NYUD40_CLASSES = (
@@ -56,16 +57,8 @@ class NYUDMultiTaskDataset(BaseDataset):
         self.tasks = tuple(tasks)
         super().__init__(data_root=data_root, ann_file=osp.join('gt_sets', f'{split}.txt'), **kwargs)
 
-    def _missing_root_message(self, what: str) -> str:
-        return (f'{type(self).__name__}: {what}. Expected this layout under data_root={self.data_root!r}:\n'
-                f'{LAYOUT}\nPoint `data_root` in the dataset config at your copy (e.g. --cfg-options '
-                f'train_dataloader.dataset.data_root=PATH val_dataloader.dataset.data_root=PATH).')
-
     def load_data_list(self) -> List[dict]:
-        if not osp.isdir(self.data_root):
-            raise FileNotFoundError(self._missing_root_message(f'data root {self.data_root!r} does not exist'))
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(self._missing_root_message(f'split file {self.ann_file!r} does not exist'))
+        check_root_and_split(self, LAYOUT)
         with open(self.ann_file) as f:
             names = [line.strip() for line in f if line.strip()]
         if not names:
@@ -82,8 +75,8 @@ class NYUDMultiTaskDataset(BaseDataset):
                     missing.append(info[key])
             data_list.append(info)
         if missing:
-            raise FileNotFoundError(self._missing_root_message(
-                f'{len(missing)} file(s) listed by {self.ann_file!r} are missing, e.g. {missing[:3]}'))
+            raise FileNotFoundError(layout_message(
+                self, f'{len(missing)} file(s) listed by {self.ann_file!r} are missing, e.g. {missing[:3]}', LAYOUT))
         return data_list
 
 

@@ -23,6 +23,7 @@ from mmengine import fileio
 from mmengine.dataset import BaseDataset
 from PIL import Image
 
+from mmdtme.datasets.layout_errors import check_root_and_split, layout_message
 from mmdtme.datasets.transforms.loading import register_annotation_loader
 from mmdtme.registry import DATASETS, TRANSFORMS
 
@@ -256,15 +257,10 @@ class PascalContextMultiTaskDataset(BaseDataset):
         super().__init__(data_root=data_root, ann_file=osp.join('ImageSets', 'Context', f'{split}.txt'), **kwargs)
 
     def _missing_message(self, what: str) -> str:
-        return (f'{type(self).__name__}: {what}. Expected this layout under data_root={self.data_root!r}:\n'
-                f'{LAYOUT}\nPoint `data_root` in the dataset config at your copy (e.g. --cfg-options '
-                f'train_dataloader.dataset.data_root=PATH val_dataloader.dataset.data_root=PATH).')
+        return layout_message(self, what, LAYOUT)
 
     def load_data_list(self) -> List[dict]:
-        if not osp.isdir(self.data_root):
-            raise FileNotFoundError(self._missing_message(f'data root {self.data_root!r} does not exist'))
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(self._missing_message(f'split file {self.ann_file!r} does not exist'))
+        check_root_and_split(self, LAYOUT)
         folders = [self.IMAGE_FILES[0]] + [self.TASK_FILES[task][0] for task in self.tasks]
         if 'normals' in self.tasks and self.mask_normals:
             folders.append(self.TASK_FILES['edge'][0])

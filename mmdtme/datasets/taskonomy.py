@@ -59,6 +59,7 @@ from mmengine.logging import print_log
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
+from mmdtme.datasets.layout_errors import layout_message
 from mmdtme.registry import DATASETS, TRANSFORMS
 from .transforms.loading import LoadMultiTaskAnnotations, register_annotation_loader
 
@@ -315,10 +316,8 @@ class TaskonomyMultiTaskDataset(BaseDataset):
                 "wrong; drop the flip or the 'normal' task")
 
     def _message(self, what: str) -> str:
-        return (f'{type(self).__name__}: {what}. Expected this layout under data_root={self.data_root!r}:\n'
-                f'{LAYOUT.format(partition="<partition>", template=self.template)}\nPoint `data_root` in the '
-                'dataset config at your copy (e.g. --cfg-options train_dataloader.dataset.data_root=PATH '
-                'val_dataloader.dataset.data_root=PATH), or set `layout`.')
+        return layout_message(self, what, LAYOUT.format(partition='<partition>', template=self.template),
+                              hint=', or set `layout`')
 
     def _folder(self, task: str, building: str) -> str:
         return osp.join(self.data_root, self.template.format(task=task, building=building))
