@@ -8,6 +8,7 @@ import uuid
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.structures import PixelData
 from PIL import Image
 
@@ -114,3 +115,26 @@ def run_tool(*args, timeout=600, **env_vars) -> str:
     result = subprocess.run(list(args), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f'{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}'
     return result.stdout + result.stderr
+
+
+def expanding_config(data_root: str, work_dir: str, max_iters: int, hook: dict, checkpoint_interval: int) -> Config:
+    """The tiny config with the task-stream backbone, one expanding hook (DTME / Recon) and a linear LR decay."""
+    cfg = tiny_synth_config(data_root, work_dir, max_iters=max_iters)
+    cfg.model.backbone.type = 'DTMEViT'
+    cfg.custom_hooks = [hook]
+    cfg.param_scheduler = [dict(type='PolyLR', eta_min=0, power=1.0, begin=0, end=max_iters, by_epoch=False)]
+    cfg.train_cfg.val_interval = 1000
+    cfg.default_hooks.checkpoint.interval = checkpoint_interval
+    cfg.default_hooks.logger.interval = 1
+    return cfg
+
+
+class IterSpy(Hook):
+    """Records ``record(runner)`` before every training iteration."""
+
+    def __init__(self, record):
+        self.record = record
+        self.seen = []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        self.seen.append(self.record(runner))

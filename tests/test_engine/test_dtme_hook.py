@@ -6,37 +6,19 @@ import sys
 
 import pytest
 import torch
-from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from helpers import run_tool, tiny_synth_config
+from helpers import IterSpy, expanding_config, run_tool
 from mmdtme.dtme import Plan
 
 
 def dtme_config(data_root, work_dir, max_iters=6, **hook):
-    cfg = tiny_synth_config(data_root, work_dir, max_iters=max_iters)
-    cfg.model.backbone.type = 'DTMEViT'
-    cfg.custom_hooks = [dict(type='DTMEHook', **dict(dict(expand_iter=0, max_batches=2, ratio=0.5), **hook))]
-    cfg.param_scheduler = [dict(type='PolyLR', eta_min=0, power=1.0, begin=0, end=max_iters, by_epoch=False)]
-    cfg.train_cfg.val_interval = 1000
-    cfg.default_hooks.checkpoint.interval = 4
-    cfg.default_hooks.logger.interval = 1
-    return cfg
+    hook = dict(type='DTMEHook', **dict(dict(expand_iter=0, max_batches=2, ratio=0.5), **hook))
+    return expanding_config(data_root, work_dir, max_iters, hook, checkpoint_interval=4)
 
 
 def backbone_of(runner):
     return runner.model.backbone
-
-
-class IterSpy(Hook):
-    """Records ``record(runner)`` before every training iteration."""
-
-    def __init__(self, record):
-        self.record = record
-        self.seen = []
-
-    def before_train_iter(self, runner, batch_idx, data_batch=None):
-        self.seen.append(self.record(runner))
 
 
 def test_expansion_at_iteration_0_joins_the_optimizer_and_the_schedule(synthetic_root, tmp_path):

@@ -4,33 +4,15 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from helpers import tiny_synth_config
+from helpers import IterSpy, expanding_config
 from mmdtme.dtme import Plan, TaskLinear
 
 
 def recon_config(data_root, work_dir, max_iters=4, **hook):
-    cfg = tiny_synth_config(data_root, work_dir, max_iters=max_iters)
-    cfg.model.backbone.type = 'DTMEViT'
-    cfg.custom_hooks = [dict(type='ReconHook', **dict(dict(start_iter=0, num_batches=2, k=1), **hook))]
-    cfg.param_scheduler = [dict(type='PolyLR', eta_min=0, power=1.0, begin=0, end=max_iters, by_epoch=False)]
-    cfg.train_cfg.val_interval = 1000
-    cfg.default_hooks.checkpoint.interval = 2
-    cfg.default_hooks.logger.interval = 1
-    return cfg
-
-
-class IterSpy(Hook):
-    """Records ``record(runner)`` before every training iteration."""
-
-    def __init__(self, record):
-        self.record = record
-        self.seen = []
-
-    def before_train_iter(self, runner, batch_idx, data_batch=None):
-        self.seen.append(self.record(runner))
+    hook = dict(type='ReconHook', **dict(dict(start_iter=0, num_batches=2, k=1), **hook))
+    return expanding_config(data_root, work_dir, max_iters, hook, checkpoint_interval=2)
 
 
 def test_measure_copy_and_train(synthetic_root, tmp_path):
