@@ -12,6 +12,8 @@ from mmengine.hooks import Hook
 from mmengine.structures import PixelData
 from PIL import Image
 
+from mmdtme.experiments.synthetic_study import resize_synthetic_config
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_SIZE = (32, 48)  # (H, W): multiples of the tiny ViT's patch size 8
 TINY_GENERATOR = dict(num_train=16, num_val=8, height=TINY_SIZE[0], width=TINY_SIZE[1], seed=0)
@@ -24,24 +26,8 @@ def tiny_synth_config(data_root: str, work_dir: str, max_iters: int = 20, tasks=
     # mmengine names a run's logger and visualizer after the config and the second it started: two tiny runs
     # started in the same second would share (and log into) the first one's visualizer.
     cfg.experiment_name = f'tiny_{uuid.uuid4().hex[:12]}'
-    height, width = TINY_SIZE
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg[name]
-        loader.batch_size = 4
-        loader.num_workers = 0
-        loader.persistent_workers = False
-        loader.dataset.data_root = data_root
-        loader.dataset.generator = dict(TINY_GENERATOR)
-    for step in cfg.train_dataloader.dataset.pipeline:
-        if step.type == 'RandomResize':
-            step.scale = (width, height)
-        if step.type == 'RandomCrop':
-            step.crop_size = TINY_SIZE
-    cfg.model.data_preprocessor.size = TINY_SIZE
-    cfg.model.backbone.img_size = TINY_SIZE
-    cfg.model.backbone.model_kwargs = dict(patch_size=8, embed_dim=32, depth=4, num_heads=2)
-    for head in cfg.model.heads.values():
-        head.channels = 16
+    resize_synthetic_config(cfg, TINY_SIZE, dict(patch_size=8, embed_dim=32, depth=4, num_heads=2),
+                            head_channels=16, batch_size=4, data_root=data_root, generator=TINY_GENERATOR)
     if tasks is not None:
         cfg.model.tasks = list(tasks)
     cfg.train_cfg.max_iters = max_iters

@@ -48,6 +48,12 @@ class StudyScale:
     lr: float = 1e-3
     analysis_batches: int = 10
 
+    @property
+    def generator(self) -> dict:
+        """Arguments of ``generate_dataset`` for this scale's scenes."""
+        height, width = self.image_size
+        return dict(num_train=self.num_train, num_val=self.num_val, height=height, width=width, seed=0)
+
 
 CPU_SCALE = StudyScale()
 # For a GPU: the demo's ViT-Tiny at 96×128 for 2,000 iterations.
@@ -100,19 +106,18 @@ def study_rows() -> List[StudyRow]:
     return rows
 
 
-def build_run_config(row: StudyRow, scale: StudyScale, seed: int, work_dir: str, data_root: str):
-    """The mmengine ``Config`` of one run: the row's config file at the study's scale, with ``seed``."""
-    from mmengine.config import Config
+def resize_synthetic_config(cfg, image_size: tuple, vit_kwargs: dict, head_channels: int, batch_size: int,
+                            data_root: str, generator: dict) -> None:
+    """Set a synthetic-scene config (``configs/*/vitt_synth.py``) in place to another image size and ViT size.
 
-    cfg = Config.fromfile(osp.join(REPO_ROOT, row.config))
-    cfg.work_dir = work_dir
-    cfg.randomness = dict(seed=seed)
-    height, width = scale.image_size
-    generator = dict(num_train=scale.num_train, num_val=scale.num_val, height=height, width=width, seed=0)
+    Data: every loader reads ``data_root`` rendered with ``generator``, in the main process; the training crop and
+    resize, the data preprocessor, the backbone's ``img_size`` / ``model_kwargs`` and every head's channels follow.
+    """
+    height, width = image_size
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg[name]
-        loader.batch_size = scale.batch_size
-        loader.num_workers = 0  # one core per run: the study runs several runs side by side
+        loader.batch_size = batch_size
+        loader.num_workers = 0
         loader.persistent_workers = False
         loader.dataset.data_root = data_root
         loader.dataset.generator = dict(generator)
@@ -122,12 +127,24 @@ def build_run_config(row: StudyRow, scale: StudyScale, seed: int, work_dir: str,
         if step.type == 'RandomCrop':
             step.crop_size = (height, width)
     cfg.model.data_preprocessor.size = (height, width)
-    cfg.model.data_preprocessor.size_divisor = scale.patch_size
+    cfg.model.data_preprocessor.size_divisor = vit_kwargs['patch_size']
     cfg.model.backbone.img_size = (height, width)
-    cfg.model.backbone.model_kwargs = dict(patch_size=scale.patch_size, embed_dim=scale.embed_dim,
-                                           depth=scale.depth, num_heads=scale.num_heads)
+    cfg.model.backbone.model_kwargs = dict(vit_kwargs)
     for head in cfg.model.heads.values():
-        head.channels = scale.head_channels
+        head.channels = head_channels
+
+
+def build_run_config(row: StudyRow, scale: StudyScale, seed: int, work_dir: str, data_root: str):
+    """The mmengine ``Config`` of one run: the row's config file at the study's scale, with ``seed``."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(osp.join(REPO_ROOT, row.config))
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed)
+    # num_workers 0: one core per run, the study runs several runs side by side
+    resize_synthetic_config(cfg, scale.image_size, dict(patch_size=scale.patch_size, embed_dim=scale.embed_dim,
+                                                        depth=scale.depth, num_heads=scale.num_heads),
+                            scale.head_channels, scale.batch_size, data_root, scale.generator)
     cfg.optim_wrapper.optimizer.lr = scale.lr
     cfg.param_scheduler = [
         dict(type='LinearLR', start_factor=0.1, begin=0, end=scale.warmup_iters, by_epoch=False),
@@ -193,10 +210,8 @@ def run_study(out_dir: str, rows: Sequence[StudyRow], seeds: Sequence[int], scal
     from mmdtme.datasets.synthetic import dataset_is_complete, generate_dataset
 
     data_root = data_root or osp.join(REPO_ROOT, 'data', f'synthetic_{scale.image_size[0]}x{scale.image_size[1]}')
-    height, width = scale.image_size
-    generator = dict(num_train=scale.num_train, num_val=scale.num_val, height=height, width=width, seed=0)
-    if not dataset_is_complete(data_root, **generator):
-        generate_dataset(data_root, **generator)  # once, before the runs start side by side
+    if not dataset_is_complete(data_root, **scale.generator):
+        generate_dataset(data_root, **scale.generator)  # once, before the runs start side by side
 
     pending = []
     for row in rows:
