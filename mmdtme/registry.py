@@ -1,8 +1,9 @@
 """Registries of the ``mmdtme`` scope.
 
-Each registry is a child of mmseg's registry of the same kind (itself a child of mmengine's root
-registry), so a config with ``default_scope='mmdtme'`` can name mmdtme, mmseg and mmengine components
-alike, e.g. ``dict(type='PhotoMetricDistortion')`` resolves to mmseg's transform.
+Every registry of the scope is declared here; modules only decorate. Each registry of a kind mmseg has is a child
+of mmseg's registry of that kind (itself a child of mmengine's root registry), so a config with
+``default_scope='mmdtme'`` can name mmdtme, mmseg and mmengine components alike, e.g.
+``dict(type='PhotoMetricDistortion')`` resolves to mmseg's transform.
 """
 from mmengine.registry import Registry
 from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
@@ -48,3 +49,7 @@ EVALUATOR = Registry('evaluator', parent=MMSEG_EVALUATOR, scope=SCOPE, locations
 VISUALIZERS = Registry('visualizer', parent=MMSEG_VISUALIZERS, scope=SCOPE, locations=['mmdtme.visualization'])
 VISBACKENDS = Registry('vis_backend', parent=MMSEG_VISBACKENDS, scope=SCOPE)
 LOG_PROCESSORS = Registry('log_processor', parent=MMSEG_LOG_PROCESSORS, scope=SCOPE)
+
+# mmdtme's own kinds: the pieces a MultiTaskOptimWrapper is built from (configs/mto)
+AGGREGATORS = Registry('mto gradient aggregator', scope=SCOPE, locations=['mmdtme.engine.optimizers'])
+LOSS_WEIGHTERS = Registry('mto loss weighter', scope=SCOPE, locations=['mmdtme.engine.optimizers'])

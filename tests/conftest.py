@@ -21,5 +21,17 @@ def synthetic_root(tmp_path_factory) -> str:
 def mmdtme_default_scope():
     """Build components in the mmdtme scope outside a Runner, as a config's default_scope does."""
     from mmengine.registry import init_default_scope
+
     import mmdtme  # noqa: F401  (registers everything)
     init_default_scope('mmdtme')
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` need CUDA: without it they are skipped, with the reason."""
+    import torch
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason='needs a CUDA device (marked gpu); none is available')
+    for item in items:
+        if 'gpu' in item.keywords:
+            item.add_marker(skip)

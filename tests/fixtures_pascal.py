@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 from scipy.io import savemat
 
-from mmdtme.datasets.pascal_context import CONTEXT_LABEL_OF_CLASS, NORMALS_VALID_CONTEXT_LABELS
+from mmdtme.datasets.transforms.pascal_loading import CONTEXT_LABEL_OF_CLASS, NORMALS_VALID_CONTEXT_LABELS
 
 FOLDERS = ('JPEGImages', 'ImageSets/Context', 'semseg/pascal-context', 'semseg/VOC12', 'human_parts',
            'normals_distill', 'sal_distill', 'pascal-context/trainval')

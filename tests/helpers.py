@@ -12,7 +12,7 @@ from mmengine.hooks import Hook
 from mmengine.structures import PixelData
 from PIL import Image
 
-from mmdtme.experiments.synthetic_study import resize_synthetic_config
+from mmdtme.utils import resize_synthetic_config
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_SIZE = (32, 48)  # (H, W): multiples of the tiny ViT's patch size 8

@@ -7,17 +7,12 @@ The DTMEHook of the config (its analysis set and settings) is used; without one,
 be given to training with ``custom_hooks=[dict(type='DTMEHook', plan_file='DIR/dtme_plan.json')]``.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
 
-from mmengine.model import is_model_wrapper  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from mmdtme.registry import HOOKS  # noqa: E402
-from mmdtme.utils import (add_runtime_arguments, load_config, parse_tool_args, setup_runtime,  # noqa: E402
-                          teardown_distributed)
+from mmdtme.registry import HOOKS
+from mmdtme.utils import add_runtime_arguments, load_config, parse_tool_args, setup_runtime, teardown_distributed
 
 
 def parse_args() -> argparse.Namespace:

@@ -14,24 +14,20 @@ plus the raw times (seconds) and the device.
 import argparse
 import copy
 import json
-import os.path as osp
-import sys
 import time
 from typing import Callable, Dict, List
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
+import torch
+from mmengine.config import DictAction
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
 
-import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-import mmdtme  # noqa: E402,F401
-from mmdtme.dtme import AnalysisSettings, analyze, task_gradients  # noqa: E402
-from mmdtme.engine.hooks.dtme_hook import default_analysis_loader_cfg  # noqa: E402
-from mmdtme.registry import MODELS  # noqa: E402
-from mmdtme.utils import load_config  # noqa: E402
+import mmdtme  # noqa: F401
+from mmdtme.dtme import AnalysisSettings, analyze, task_gradients
+from mmdtme.engine.runner_utils import default_analysis_loader_cfg
+from mmdtme.registry import MODELS
+from mmdtme.utils import load_config
+from mmdtme.utils.complexity import count_flops
 
 
 def parse_args() -> argparse.Namespace:
@@ -70,13 +66,6 @@ def peak_memory(fn: Callable[[], None]):
     fn()
     synchronize()
     return torch.cuda.max_memory_allocated()
-
-
-def flops(fn: Callable[[], None]) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter:
-        fn()
-    return counter.get_total_flops()
 
 
 def load_batches(cfg, count: int, model) -> List[tuple]:
@@ -155,11 +144,11 @@ def main() -> None:
     for name, net in (('mt', baseline), ('dtme', expanded)):
         step = train_step(net, torch.optim.Adam(net.parameters(), lr=1e-6))
         results[f'{name}_train_time'] = timed(step, args.iters)
-        results[f'{name}_train_flops'] = flops(step)
+        results[f'{name}_train_flops'] = count_flops(step)
         results[f'{name}_train_memory'] = peak_memory(step)
         net.eval()
         results[f'{name}_infer_time'] = timed(infer_step(net), args.iters)
-        results[f'{name}_infer_flops'] = flops(infer_step(net))
+        results[f'{name}_infer_flops'] = count_flops(infer_step(net))
         net.train()
     for kind in ('train', 'infer'):
         results[f'{kind}_step_ratio'] = results[f'dtme_{kind}_time'] / results[f'mt_{kind}_time']

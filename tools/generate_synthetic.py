@@ -1,21 +1,12 @@
-"""Generate the procedural synthetic NYUD-MT dataset (see docs/synthetic_scenes.md).
+"""Generate the procedural synthetic NYUD-MT dataset (see docs/dataset_prepare.md).
 
 Example, from the repository root:
     python tools/generate_synthetic.py --out data/synthetic --num-train 400 --num-val 100 --height 96 --width 128
 """
 import argparse
-import os
 import sys
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _load_generator():
-    """Imports the generator from this checkout, also when the package is not installed."""
-    if REPO_ROOT not in sys.path:
-        sys.path.insert(0, REPO_ROOT)
-    from mmdtme.datasets import synthetic
-    return synthetic
+from mmdtme.datasets import synthetic
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -35,7 +26,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    synthetic = _load_generator()
     params = dict(num_train=args.num_train, num_val=args.num_val, height=args.height, width=args.width,
                   seed=args.seed)
     already_there = synthetic.dataset_is_complete(args.out, **params)

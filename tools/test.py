@@ -7,16 +7,12 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
+from mmengine.dist import is_main_process
+from mmengine.runner import Runner
 
-from mmengine.dist import is_main_process  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from mmdtme.evaluation.delta_m import TEST_METRICS_FILE  # noqa: E402
-from mmdtme.utils import (add_runtime_arguments, load_config, parse_tool_args, setup_runtime,  # noqa: E402
-                          teardown_distributed)
+from mmdtme.evaluation.delta_m import TEST_METRICS_FILE
+from mmdtme.utils import add_runtime_arguments, load_config, parse_tool_args, setup_runtime, teardown_distributed
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,15 +1,10 @@
 """Train a multi-task model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]``."""
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout without installing
+import torch
+from mmengine.runner import Runner
 
-import torch  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from mmdtme.utils import (add_runtime_arguments, load_config, parse_tool_args, setup_runtime,  # noqa: E402
-                          teardown_distributed)
+from mmdtme.utils import add_runtime_arguments, load_config, parse_tool_args, setup_runtime, teardown_distributed
 
 
 def parse_args() -> argparse.Namespace:

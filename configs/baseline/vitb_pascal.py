@@ -1,4 +1,6 @@
-# Baseline MT, ViT-B/16, PASCAL-Context (the paper's PASCAL rows): 5 tasks, 512x512, 60k iterations, batch 4.
+# Baseline MT, ViT-B/16, PASCAL-Context: semseg, human_parts, saliency, normals, edge. Batch 4/GPU (N GPUs x 4),
+# crop 512x512; 60k it, Adam lr 2e-5 wd 1e-6, poly 0.9; ViT from scratch (pretrained=None). Paper row: none at ViT-B
+# (DTME-MTL's PASCAL-Context Baseline MT row, Tab. 1, is ViT-T).
 _base_ = [
     '../_base_/models/baseline_vit.py', '../_base_/datasets/pascal_context.py', '../_base_/schedules/poly_60k.py',
     '../_base_/default_runtime.py'

@@ -1,4 +1,6 @@
-# DTME-MTL, PASCAL-Context: Baseline MT ViT-B/16 + Token Modulation / Expansion chosen at iteration 0.
+# DTME-MTL: Baseline MT ViT-B/16, PASCAL-Context (5 tasks) + Token Modulation / Expansion chosen at iteration 0.
+# Batch 4/GPU (N GPUs x 4), crop 512x512; 60k it, Adam lr 2e-5 wd 1e-6, poly 0.9; ViT from scratch (pretrained=None).
+# Paper row: none at ViT-B (DTME-MTL's PASCAL-Context 'TM+TE' row, Tab. 1, is ViT-T).
 _base_ = '../baseline/vitb_pascal.py'
 model = dict(backbone=dict(type='DTMEViT'))
 custom_hooks = [dict(type='DTMEHook', expand_iter=0, ratio=0.5, range_variance=0.99, variant='tm+te', num_tokens=6)]

@@ -1,4 +1,6 @@
-# InvPT, ViT-B/16 (blocks 3, 6, 9, 12), NYUD-v2, 4 tasks; InvPT's schedule: Adam 2e-5, poly, 40k iterations, batch 2.
+# InvPT (Ye & Xu, ECCV 2022), ViT-B/16 (levels from blocks 3, 6, 9, 12), NYUD-v2: semseg, depth, normals, edge.
+# Batch 2/GPU (N GPUs x 2), crop 448x576; 40k it, Adam lr 2e-5 wd 1e-6, poly 0.9; ViT from scratch (pretrained=None).
+# Paper row: none (InvPT's published NYUD-v2 model is ViT-L); the InvPT of DTME-MTL Tab. 4 (backbone not stated).
 _base_ = [
     '../_base_/models/invpt_vit.py', '../_base_/datasets/nyud.py', '../_base_/schedules/poly_60k.py',
     '../_base_/default_runtime.py'

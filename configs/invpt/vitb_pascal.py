@@ -1,4 +1,6 @@
-# InvPT, ViT-B/16, PASCAL-Context, 5 tasks, 512x512; InvPT's loss weights and schedule (40k iterations, batch 2).
+# InvPT (Ye & Xu, ECCV 2022), ViT-B/16, PASCAL-Context, 5 tasks, with InvPT's loss weights. Batch 2/GPU (N GPUs x 2),
+# crop 512x512; 40k it, Adam lr 2e-5 wd 1e-6, poly 0.9; ViT from scratch (pretrained=None). Paper row: none (InvPT's
+# published PASCAL-Context model is ViT-L); the InvPT of DTME-MTL Tab. 5.
 _base_ = [
     '../_base_/models/invpt_vit.py', '../_base_/datasets/pascal_context.py', '../_base_/schedules/poly_60k.py',
     '../_base_/default_runtime.py'

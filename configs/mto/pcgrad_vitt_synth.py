@@ -1,5 +1,6 @@
-# PCGrad (Yu et al., NeurIPS 2020): project conflicting task gradients of the shared ViT,
-# on the synthetic CPU demo (ViT-Tiny/8).
+# CPU demo, not a paper row: PCGrad (Yu et al., NeurIPS 2020): conflicting task gradients of the shared ViT projected;
+# synthetic Baseline MT (ViT-Tiny/8). Batch 8/GPU (N GPUs x 8), crop 96x128; 600 it, Adam lr 1e-3 wd 1e-6, 50-it linear
+# warm-up then poly 0.9. ViT trained from scratch.
 _base_ = '../baseline/vitt_synth.py'
 optim_wrapper = dict(
     type='MultiTaskOptimWrapper',

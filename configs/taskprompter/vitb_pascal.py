@@ -1,6 +1,7 @@
-# TaskPrompter, ViT-B/16, PASCAL-Context, 5 tasks, 512x512; the reference's PASCAL ViT-B decoder (branches of 780,
-# fused features of 1024, 4 x 4 channel windows; its cross-task reweighting is not implemented), loss weights and
-# schedule (Adam 2e-5, poly, 40k iterations, batch 2, gradient clipping at norm 10).
+# TaskPrompter (Ye & Xu, ICLR 2023), ViT-B/16, PASCAL-Context, 5 tasks; the reference's PASCAL ViT-B decoder (branches
+# of 780, fused features of 1024, 4 x 4 channel windows; cross-task reweighting not implemented) and loss weights.
+# Batch 2/GPU (N GPUs x 2), crop 512x512; 40k it, Adam lr 2e-5 wd 1e-6, poly 0.9, grad clip 10; ViT from scratch.
+# Paper row: TaskPrompter's PASCAL-Context ViT-B setting (reference config); the TaskPrompter of DTME-MTL Tab. 5.
 _base_ = [
     '../_base_/models/taskprompter_vit.py', '../_base_/datasets/pascal_context.py',
     '../_base_/schedules/poly_60k.py', '../_base_/default_runtime.py'

@@ -1,8 +1,7 @@
 from .nyud import NYUDMultiTaskDataset
 from .pascal_context import PascalContextMultiTaskDataset
-from .synthetic_nyud import SyntheticNYUDDataset
-from .taskonomy import LoadTaskonomyAnnotations, TaskonomyMultiTaskDataset
+from .synthetic.dataset import SyntheticNYUDDataset
+from .taskonomy import TaskonomyMultiTaskDataset
 from .transforms import *  # noqa: F401,F403
 
-__all__ = ['NYUDMultiTaskDataset', 'PascalContextMultiTaskDataset', 'SyntheticNYUDDataset',
-           'LoadTaskonomyAnnotations', 'TaskonomyMultiTaskDataset']
+__all__ = ['NYUDMultiTaskDataset', 'PascalContextMultiTaskDataset', 'SyntheticNYUDDataset', 'TaskonomyMultiTaskDataset']

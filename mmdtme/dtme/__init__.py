@@ -1,6 +1,6 @@
 """DTME-MTL core in plain torch: token-space analysis, layer selection, the plan, and the TM / TE modules.
 
-Dynamic Token Modulation and Expansion (Jeong & Yoon, ICCV 2025), see DESIGN.md §1.1-1.4:
+Dynamic Token Modulation and Expansion (Jeong & Yoon, ICCV 2025), see docs/design.md §1.1-1.4:
 
 - :class:`CovarianceAccumulator` streams the uncentered covariance of each block's output tokens;
 - :func:`split_token_space` splits it by explained variance into a range and a null space (:class:`TokenSpaces`);

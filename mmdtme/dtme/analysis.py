@@ -1,6 +1,6 @@
 """The DTME analysis pass: token covariance, range / null split, conflicts, layer selection -> :class:`Plan`.
 
-Two passes over the analysis set (DESIGN.md §1.2): a no-grad forward that accumulates each block's token
+Two passes over the analysis set (docs/design.md §1.2): a no-grad forward that accumulates each block's token
 covariance, then, once every layer's range space is known, a forward with T backward passes that counts
 conflicts. The model is reached through two callables, so this file stays plain torch.
 """
@@ -24,7 +24,7 @@ NUM_EIGENVALUES_KEPT = 32  # per layer, in the plan's eigenvalue summary
 
 @dataclass
 class AnalysisSettings:
-    """The knobs of the analysis and the selection (DESIGN.md §1.3).
+    """The knobs of the analysis and the selection (docs/design.md §1.3).
 
     Args:
         range_variance: Share τ of the total variance kept in the range space.

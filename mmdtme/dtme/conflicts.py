@@ -1,4 +1,4 @@
-"""Task-gradient conflicts in a layer's token space (DTME-MTL §3.2, DESIGN.md §1.2).
+"""Task-gradient conflicts in a layer's token space (DTME-MTL §3.2, docs/design.md §1.2).
 
 Tokens are treated as parameters: g_t = ∂L_t/∂X_l is the gradient of task t's loss with respect to the output
 tokens of block l. Per token and task pair i < j, the conflict scores look at the sign of

@@ -1,4 +1,4 @@
-"""Streaming uncentered token covariance per layer (DTME-MTL §3.1, DESIGN.md §1.1)."""
+"""Streaming uncentered token covariance per layer (DTME-MTL §3.1, docs/design.md §1.1)."""
 from typing import List, Optional, Sequence, Union
 
 import torch

@@ -1,4 +1,4 @@
-"""Task streams, Token Modulation and Token Expansion (DTME-MTL §3.4, DESIGN.md §1.4).
+"""Task streams, Token Modulation and Token Expansion (DTME-MTL §3.4, docs/design.md §1.4).
 
 After the first modified layer the T task streams are stacked task-major along the batch axis, (T·B, N, C):
 rows t·B ... (t+1)·B - 1 belong to task t. Every block runs once on the stacked batch; TM and TE act per task

@@ -1,4 +1,4 @@
-"""The DTME plan: what the analysis found and which layers get TM / TE (DESIGN.md §1.3).
+"""The DTME plan: what the analysis found and which layers get TM / TE (docs/design.md §1.3).
 
 The plan is written to the work dir, can be loaded instead of re-running the analysis, and travels inside the
 model's state as a uint8 tensor of UTF-8 JSON bytes (:meth:`Plan.to_tensor`) so that a checkpoint rebuilds the

@@ -1,4 +1,4 @@
-"""Which layers get Token Modulation and Token Expansion (DTME-MTL §3.3, DESIGN.md §1.3)."""
+"""Which layers get Token Modulation and Token Expansion (DTME-MTL §3.3, docs/design.md §1.3)."""
 import math
 from typing import List, Sequence, Tuple
 

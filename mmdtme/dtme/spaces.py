@@ -1,4 +1,4 @@
-"""Range / null split of a layer's token space by explained variance (DTME-MTL §3.1, DESIGN.md §1.1)."""
+"""Range / null split of a layer's token space by explained variance (DTME-MTL §3.1, docs/design.md §1.1)."""
 from dataclasses import dataclass
 
 import torch
@@ -44,7 +44,7 @@ def split_token_space(covariance: Tensor, range_variance: float = 0.99) -> Token
 
     k is the smallest index with Σ_{i<=k} λ_i / Σ λ_i >= τ (up to a 1e-12 relative tolerance), so k is in
     [1, C] and τ = 1 gives the rank of the covariance. The paper's knob r has no published mapping to τ; τ is
-    our stand-in (DESIGN.md §1.1).
+    our stand-in (docs/design.md §1.1).
 
     Args:
         covariance: (C, C) symmetric positive semi-definite matrix, e.g. from

@@ -1,4 +1,4 @@
 from .delta_m import delta_m
-from .metrics import LOWER_IS_BETTER, MultiTaskMetric
+from .metrics import MultiTaskMetric
 
-__all__ = ['LOWER_IS_BETTER', 'MultiTaskMetric', 'delta_m']
+__all__ = ['MultiTaskMetric', 'delta_m']

@@ -1,9 +1,9 @@
 import glob
 import json
 import os.path as osp
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from mmdtme.structures import TASK_SPECS
+from mmdtme.structures import MAIN_METRICS
 
 
 def delta_m(metrics: Mapping[str, float], reference: Mapping[str, float], lower_is_better: Mapping[str, bool]) -> float:
@@ -25,26 +25,13 @@ def delta_m(metrics: Mapping[str, float], reference: Mapping[str, float], lower_
     return 100.0 * total / len(reference)
 
 
-
-# The one metric per task that Δm averages over, as in the published tables. BSDS odsF is preferred for edges
-# when a run reports it; the pixel-level stand-in otherwise.
-MAIN_METRICS: Dict[str, Tuple[str, ...]] = {
-    'semseg': ('semseg/mIoU', ),
-    'depth': ('depth/rmse', ),
-    'normals': ('normals/mean', ),
-    'edge': ('edge/odsF', 'edge/approx_odsF', 'edge/pixel_odsF'),
-    'human_parts': ('human_parts/mIoU', ),
-    'saliency': ('saliency/maxF', ),
-}
-# Taskonomy: L1 for every task, as the published Taskonomy MTL tables.
-MAIN_METRICS.update({task: (f'{task}/l1', ) for task, spec in TASK_SPECS.items() if spec.metric == 'regression'})
 TEST_METRICS_FILE = 'test_metrics.json'  # written into the work dir by tools/test.py
 
 
 def main_metric(task: str, metrics: Mapping[str, float]) -> Optional[str]:
-    """The key of ``task``'s main metric in ``metrics`` (see ``MAIN_METRICS``), or None if it has none.
+    """The key of ``task``'s main metric in ``metrics`` (``TaskSpec.main_metrics``), or None if it has none.
 
-    A task without an entry in ``MAIN_METRICS`` uses its only reported metric, if it reports exactly one.
+    A task outside the task table uses its only reported metric, if it reports exactly one.
     """
     candidates = MAIN_METRICS.get(task)
     if candidates is None:
@@ -113,13 +100,29 @@ def find_run_metrics(path: str) -> Tuple[Dict[str, float], str]:
                             f'Run tools/test.py CONFIG CHECKPOINT --work-dir {path} first.')
 
 
-def resolve_st_reference(st_reference: Optional[Mapping[str, Union[float, str]]]) -> Dict[str, float]:
-    """Single-task references for Δm as ``{'task/metric': value}``, from numbers or from ST runs.
+def load_st_reference_file(path: str) -> Dict[str, Union[float, str]]:
+    """The references stored in a JSON file: ``{"metrics": {"semseg/mIoU": 24.9, ...}, ...}`` (as written by
+    ``tools/analysis_tools/st_reference.py``) or a plain ``{"semseg/mIoU": 24.9, ...}``."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'st_reference file {path!r} does not exist. Write it from finished single-task '
+                                'runs with `python tools/analysis_tools/st_reference.py ST_WORK_DIR ... --out '
+                                f'{path}`, or give the values in the config as {{\'semseg/mIoU\': 45.1, ...}}.')
+    with open(path, encoding='utf-8') as f:
+        stored = json.load(f)
+    values = stored.get('metrics', stored) if isinstance(stored, dict) else None
+    if not isinstance(values, dict) or not values:
+        raise ValueError(f'st_reference file {path!r} holds no {{"task/metric": value}} mapping')
+    return values
 
-    Each entry is one of:
+
+def resolve_st_reference(st_reference: Union[None, str, Mapping[str, Union[float, str]]]) -> Dict[str, float]:
+    """Single-task references for Δm as ``{'task/metric': value}``, from numbers, a references file or ST runs.
+
+    ``st_reference`` is a JSON file of references (see :func:`load_st_reference_file`) or a mapping whose entries
+    are each one of:
 
     - ``'semseg/mIoU': 45.1``: the value itself;
-    - ``'semseg': 'work_dirs/vitb_nyud_st_semseg/test.json'``: the task's main metric (``MAIN_METRICS``) read
+    - ``'semseg': 'work_dirs/vitb_nyud_st_semseg/test.json'``: the task's main metric (``TaskSpec.main_metrics``) read
       from a metrics JSON or a work dir (see :func:`find_run_metrics`);
     - ``'semseg/mIoU': 'work_dirs/vitb_nyud_st_semseg'``: that metric read from the file or work dir.
 
@@ -127,6 +130,8 @@ def resolve_st_reference(st_reference: Optional[Mapping[str, Union[float, str]]]
         FileNotFoundError: A file or work dir does not exist or holds no metrics.
         KeyError: The file has no such metric; the message lists the ones it has.
     """
+    if isinstance(st_reference, str):
+        st_reference = load_st_reference_file(st_reference)
     resolved: Dict[str, float] = {}
     for key, value in (st_reference or {}).items():
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
@@ -145,3 +150,29 @@ def resolve_st_reference(st_reference: Optional[Mapping[str, Union[float, str]]]
             raise ValueError(f'st_reference gives {metric_key!r} twice')
         resolved[metric_key] = metrics[metric_key]
     return resolved
+
+
+def collect_st_reference(entries: Sequence[str]) -> Dict[str, float]:
+    """References from ST runs given as ``PATH`` or ``task=PATH`` / ``task/metric=PATH`` (metrics JSON or work dir),
+    as ``{'task/metric': value}``.
+
+    A bare ``PATH`` gives the main metric of every task it reports (an ST run reports one task).
+
+    Raises:
+        ValueError: Two entries give the same metric.
+    """
+    reference: Dict[str, float] = {}
+    for entry in entries:
+        key, separator, path = entry.partition('=')
+        if separator and not osp.exists(entry):
+            resolved = resolve_st_reference({key: path})
+        else:
+            metrics, _ = find_run_metrics(entry)
+            tasks = dict.fromkeys(key.partition('/')[0] for key in metrics if '/' in key)
+            resolved = {metric: metrics[metric] for metric in (main_metric(task, metrics) for task in tasks) if metric}
+        for metric, value in resolved.items():
+            if metric in reference:
+                raise ValueError(f'the ST references give {metric} twice (again from {entry!r}); name the task, '
+                                 f'e.g. {metric.partition("/")[0]}=PATH')
+            reference[metric] = value
+    return reference

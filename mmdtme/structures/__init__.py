@@ -1,4 +1,4 @@
 from .multi_task_data_sample import MultiTaskDataSample
-from .tasks import TASK_SPECS, TaskSpec, get_task_specs
+from .tasks import LOWER_IS_BETTER, MAIN_METRICS, TASK_SPECS, TaskSpec, get_task_specs
 
-__all__ = ['MultiTaskDataSample', 'TASK_SPECS', 'TaskSpec', 'get_task_specs']
+__all__ = ['LOWER_IS_BETTER', 'MAIN_METRICS', 'MultiTaskDataSample', 'TASK_SPECS', 'TaskSpec', 'get_task_specs']

@@ -1,7 +1,8 @@
 from .checkpoint import allow_mmengine_checkpoints
 from .runtime import add_runtime_arguments, load_config, parse_tool_args, setup_runtime, teardown_distributed
+from .synthetic_config import resize_synthetic_config
 
 __all__ = [
-    'allow_mmengine_checkpoints', 'add_runtime_arguments', 'load_config', 'parse_tool_args', 'setup_runtime',
-    'teardown_distributed'
+    'allow_mmengine_checkpoints', 'add_runtime_arguments', 'load_config', 'parse_tool_args', 'resize_synthetic_config',
+    'setup_runtime', 'teardown_distributed'
 ]

@@ -83,6 +83,7 @@ def test_synthetic_dataset_is_generated_on_first_use(tmp_path):
 
 def test_synthetic_config_classes_match_generator():
     from mmengine.config import Config
+
     from helpers import REPO_ROOT
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/baseline/vitt_synth.py'))
     assert cfg.model.heads.semseg.out_channels == len(CLASSES)

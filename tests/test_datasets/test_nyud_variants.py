@@ -7,7 +7,7 @@ from PIL import Image
 
 from helpers import write_nyud_fixture
 from mmdtme.datasets import NYUDMultiTaskDataset
-from mmdtme.datasets.nyud import NYUD_MT_CROP, LoadNYUDAnnotations, crop_to_nyud_mt
+from mmdtme.datasets.transforms.nyud_loading import NYUD_MT_CROP, LoadNYUDAnnotations, crop_to_nyud_mt
 
 PIPELINE = [dict(type='LoadImageWithCheck'), dict(type='LoadNYUDAnnotations', frame='auto')]
 

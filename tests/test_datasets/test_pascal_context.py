@@ -10,8 +10,9 @@ from PIL import Image
 
 from fixtures_pascal import write_parts_mat, write_pascal_fixture
 from mmdtme.datasets import PascalContextMultiTaskDataset
-from mmdtme.datasets.pascal_context import (HUMAN_PART_CLASSES, PASCAL_CONTEXT_CLASSES, IgnoreEmptyHumanParts,
-                                            context_edges, load_human_parts)
+from mmdtme.datasets.transforms import IgnoreEmptyHumanParts
+from mmdtme.datasets.transforms.pascal_loading import (HUMAN_PART_CLASSES, PASCAL_CONTEXT_CLASSES, context_edges,
+                                                       load_human_parts)
 from mmdtme.evaluation import MultiTaskMetric
 
 TEST_PIPELINE = [dict(type='LoadImageWithCheck'), dict(type='LoadMultiTaskAnnotations', reduce_zero_label=False),

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmdtme.datasets import synthetic
 from mmdtme.datasets.synthetic import (CLASSES, GENERATOR_VERSION, PALETTE, backproject_depth, camera_intrinsics,
-                                       dataset_is_complete, generate_dataset, render_scene)
+                                       dataset_is_complete, generate_dataset, render_scene, scene, writer)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEIGHT, WIDTH = 32, 40
@@ -127,7 +126,7 @@ def test_generate_dataset_layout_and_decoding(tmp_path):
     assert dataset_is_complete(root, **SMALL) and not dataset_is_complete(root, **{**SMALL, 'seed': 8})
 
     name = names['val'][1]
-    expected = render_scene(synthetic._scene_seed(SMALL['seed'], 'val', 1), HEIGHT, WIDTH)
+    expected = render_scene(writer._scene_seed(SMALL['seed'], 'val', 1), HEIGHT, WIDTH)
     image = np.array(Image.open(os.path.join(root, 'images', f'{name}.png')))
     assert image.dtype == np.uint8 and np.array_equal(image, expected['image'])
     label = np.array(Image.open(os.path.join(root, 'segmentation', f'{name}.png'))).astype(np.int64) - 1
@@ -163,7 +162,7 @@ def test_generate_dataset_second_call_is_a_noop(tmp_path, monkeypatch):
     root = generate_dataset(str(tmp_path / 'synthetic'), progress=False, **SMALL)
     watched = [os.path.join(root, 'meta.json'), os.path.join(root, 'images', 'train_000000.png')]
     before = [os.stat(path).st_mtime_ns for path in watched]
-    monkeypatch.setattr(synthetic, 'render_scene', lambda *args, **kwargs: pytest.fail('should not render'))
+    monkeypatch.setattr(writer, 'render_scene', lambda *args, **kwargs: pytest.fail('should not render'))
     assert generate_dataset(root, progress=False, **SMALL) == root
     assert [os.stat(path).st_mtime_ns for path in watched] == before
 
@@ -197,7 +196,7 @@ def test_generate_dataset_parameter_mismatch(tmp_path):
 
 
 def _failing_render(monkeypatch, fail_at_call):
-    calls, real_render = [], synthetic.render_scene
+    calls, real_render = [], writer.render_scene
 
     def render(*args, **kwargs):
         calls.append(args)
@@ -205,7 +204,7 @@ def _failing_render(monkeypatch, fail_at_call):
             raise KeyboardInterrupt
         return real_render(*args, **kwargs)
 
-    monkeypatch.setattr(synthetic, 'render_scene', render)
+    monkeypatch.setattr(writer, 'render_scene', render)
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
@@ -242,9 +241,9 @@ def test_cli(tmp_path):
 
 def test_appearance_matches_class_about_half_the_time():
     rng = np.random.default_rng(0)
-    draws = [synthetic._sample_appearance(rng, 'floor') for _ in range(2000)]
-    canonical = np.mean([look == synthetic._CANONICAL_APPEARANCE['floor'] for look in draws])
-    borrowed = np.mean([look in synthetic._CANONICAL_APPEARANCE.values() for look in draws]) - canonical
-    assert abs(canonical - synthetic.CANONICAL_APPEARANCE_PROB) < 0.05
-    expected_borrowed = (1 - synthetic.CANONICAL_APPEARANCE_PROB) * synthetic.BORROWED_APPEARANCE_PROB
+    draws = [scene.sample_appearance(rng, 'floor') for _ in range(2000)]
+    canonical = np.mean([look == scene.CANONICAL_APPEARANCE['floor'] for look in draws])
+    borrowed = np.mean([look in scene.CANONICAL_APPEARANCE.values() for look in draws]) - canonical
+    assert abs(canonical - scene.CANONICAL_APPEARANCE_PROB) < 0.05
+    expected_borrowed = (1 - scene.CANONICAL_APPEARANCE_PROB) * scene.BORROWED_APPEARANCE_PROB
     assert abs(borrowed - expected_borrowed) < 0.05

@@ -14,8 +14,8 @@ from PIL import Image
 from fixtures_taskonomy import VIEWS, write_taskonomy_fixture
 from helpers import REPO_ROOT
 from mmdtme.datasets import TaskonomyMultiTaskDataset as _Dataset
-from mmdtme.datasets.taskonomy import TASKONOMY_TASKS, load_taskonomy_target
 from mmdtme.datasets.transforms.loading import ANNOTATION_LOADERS
+from mmdtme.datasets.transforms.taskonomy_loading import TASKONOMY_TASKS, load_taskonomy_target
 
 SIZE = 64  # stored size of the fixture; the pipeline brings it to 32x32
 # mmengine's serialisation runs gc.collect() (~1 s here) per dataset; these tests build many.

@@ -8,8 +8,8 @@ import torch
 import torch.nn as nn
 
 from helpers import TINY_SIZE
-from mmdtme.dtme import (Plan, ReconResult, TaskBatched, TaskLayerNorm, TaskLinear, conflict_units,
-                         make_task_specific, measure_conflicts, select_top_k, unit_grams)
+from mmdtme.dtme import (Plan, ReconResult, TaskBatched, TaskLayerNorm, TaskLinear, conflict_units, make_task_specific,
+                         measure_conflicts, select_top_k, unit_grams)
 from mmdtme.models.backbones import DTMEViT
 
 TASKS = ['semseg', 'depth', 'normals']

@@ -6,6 +6,8 @@ from mmengine.runner import Runner
 
 from helpers import tiny_synth_config
 
+pytestmark = pytest.mark.slow  # real Runners or tool subprocesses
+
 
 def monitored_run(data_root, work_dir, dtme: bool, measure_before_train: bool = False):
     cfg = tiny_synth_config(data_root, work_dir, max_iters=4)

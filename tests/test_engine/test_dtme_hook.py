@@ -11,6 +11,8 @@ from mmengine.runner import Runner
 from helpers import IterSpy, expanding_config, run_tool
 from mmdtme.dtme import Plan
 
+pytestmark = pytest.mark.slow  # real Runners or tool subprocesses
+
 
 def dtme_config(data_root, work_dir, max_iters=6, **hook):
     hook = dict(type='DTMEHook', **dict(dict(expand_iter=0, max_batches=2, ratio=0.5), **hook))

@@ -14,6 +14,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tests/hel
 
 from helpers import free_port, run_tool, tiny_synth_config  # noqa: E402
 
+pytestmark = pytest.mark.slow  # real Runners or tool subprocesses
+
 METHODS = {
     'pcgrad': dict(aggregator=dict(type='PCGrad')),  # random draws: must agree across processes
     'famo': dict(loss_weighting=dict(type='FAMO')),  # statistics of the losses: must be the averaged ones
@@ -65,6 +67,7 @@ def ddp_states(synthetic_root, tmp_path_factory):
 
 
 @pytest.mark.parametrize('method', list(METHODS))
+@pytest.mark.distributed
 def test_ranks_agree_and_match_one_process_on_the_concatenated_batch(ddp_states, synthetic_root, tmp_path, method):
     from mmengine.runner import Runner
     rank0, rank1 = ddp_states[method]

@@ -11,9 +11,11 @@ from mmengine.runner import Runner
 from helpers import REPO_ROOT, fake_batch, tiny_synth_config
 from mmdtme.dtme import Plan
 from mmdtme.engine.optimizers import AGGREGATORS, MultiTaskOptimWrapperConstructor
-from mmdtme.engine.hooks.dtme_hook import default_analysis_loader_cfg
 from mmdtme.engine.optimizers.multi_task_optim_wrapper import task_specific_parameter_names
+from mmdtme.engine.runner_utils import default_analysis_loader_cfg
 from mmdtme.registry import MODELS
+
+pytestmark = pytest.mark.slow  # real Runners or tool subprocesses
 
 GRADIENT_METHODS = ['graddrop', 'mgda', 'pcgrad', 'cagrad', 'imtl', 'alignedmtl', 'nashmtl']
 WEIGHTING_METHODS = ['uw', 'dwa', 'famo']

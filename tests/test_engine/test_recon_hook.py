@@ -9,6 +9,8 @@ from mmengine.runner import Runner
 from helpers import IterSpy, expanding_config
 from mmdtme.dtme import Plan, TaskLinear
 
+pytestmark = pytest.mark.slow  # real Runners or tool subprocesses
+
 
 def recon_config(data_root, work_dir, max_iters=4, **hook):
     hook = dict(type='ReconHook', **dict(dict(start_iter=0, num_batches=2, k=1), **hook))

@@ -1,5 +1,6 @@
 """Δm references read from single-task runs: metrics JSONs, work dirs, and the errors when they are missing."""
 import json
+import logging
 import os
 import os.path as osp
 
@@ -74,3 +75,49 @@ def test_multi_task_metric_reads_its_references_from_st_runs(tmp_path):
     # semseg +10 % (higher is better), depth rmse +10 % (lower is better): they cancel
     mt = {'semseg/mIoU': 44.0, 'depth/rmse': 0.55}
     assert delta_m(mt, metric.st_reference, {'semseg/mIoU': False, 'depth/rmse': True}) == pytest.approx(0.0)
+
+
+def test_references_file_as_written_by_the_tool(tmp_path):
+    path = write_json(str(tmp_path / 'st.json'), {'metrics': {'semseg/mIoU': 24.93, 'edge/pixel_odsF': 61.93},
+                                                  'sources': {'semseg/mIoU': 'work_dirs/st_semseg'}})
+    assert resolve_st_reference(path) == {'semseg/mIoU': 24.93, 'edge/pixel_odsF': 61.93}
+    assert resolve_st_reference(write_json(str(tmp_path / 'flat.json'), {'depth/rmse': 0.5})) == {'depth/rmse': 0.5}
+    with pytest.raises(FileNotFoundError, match='st_reference.py'):
+        resolve_st_reference(str(tmp_path / 'missing.json'))
+
+
+def test_synthetic_configs_read_the_committed_references():
+    from mmengine.config import Config
+
+    from helpers import REPO_ROOT
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'baseline', 'vitt_synth.py'))
+    assert resolve_st_reference(cfg.val_evaluator.st_reference) == {
+        'semseg/mIoU': 24.93, 'depth/rmse': 1.272, 'normals/mean': 34.27, 'edge/pixel_odsF': 61.93}
+    st_cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'baseline', 'vitt_synth_st_depth.py'))
+    assert st_cfg.val_evaluator.st_reference is None and st_cfg.test_evaluator.st_reference is None
+
+
+def depth_sample(pred: float):
+    import torch
+    return dict(gt_depth_map=dict(data=torch.ones(1, 2, 2)), pred_depth_map=dict(data=torch.full((1, 2, 2), pred)))
+
+
+def test_delta_m_is_not_reported_over_fewer_tasks_than_the_reference(monkeypatch):
+    from mmdtme.evaluation.metrics import multi_task_metric
+    logged = []
+    monkeypatch.setattr(multi_task_metric, 'print_log', lambda message, **kwargs: logged.append((message, kwargs)))
+    metric = MultiTaskMetric(st_reference={'depth/rmse': 1.0, 'semseg/mIoU': 50.0})
+    metric.process({}, [depth_sample(3.0)])
+    results = metric.compute_metrics(metric.results)
+    assert results['depth/rmse'] == 2.0 and 'delta_m' not in results
+    warnings = [message for message, kwargs in logged if kwargs.get('level') == logging.WARNING]
+    assert len(warnings) == 1 and "Δm is not reported: this evaluation has no ['semseg/mIoU']" in warnings[0]
+    # the same reference without the missing task gives Δm = -(2 - 1) / 1 = -100 %
+    metric = MultiTaskMetric(st_reference={'depth/rmse': 1.0})
+    metric.process({}, [depth_sample(3.0)])
+    assert metric.compute_metrics(metric.results)['delta_m'] == pytest.approx(-100.0)
+
+
+def test_reference_of_a_task_that_is_not_evaluated_stops_at_construction():
+    with pytest.raises(KeyError, match=r"\['semseg/mIoU'\] belong to no evaluated task \['depth'\]"):
+        MultiTaskMetric(tasks=['depth'], st_reference={'depth/rmse': 1.0, 'semseg/mIoU': 50.0})

@@ -6,8 +6,8 @@ import torch
 from mmengine.structures import PixelData
 
 from mmdtme.evaluation import task_metrics
-from mmdtme.evaluation.metrics.multi_task_metric import LOWER_IS_BETTER, MultiTaskMetric
-from mmdtme.structures import TASK_SPECS, MultiTaskDataSample
+from mmdtme.evaluation.metrics.multi_task_metric import MultiTaskMetric
+from mmdtme.structures import LOWER_IS_BETTER, TASK_SPECS, MultiTaskDataSample
 
 TASKONOMY_TASKS = ('depth_euclidean', 'depth_zbuffer', 'edge_occlusion', 'edge_texture', 'keypoints2d', 'keypoints3d',
                    'normal', 'principal_curvature', 'reshading', 'segment_unsup2d', 'segment_unsup25d')

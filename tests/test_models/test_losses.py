@@ -13,8 +13,8 @@ def test_cross_entropy_ignores_label_255():
     assert math.isclose(pixel_cross_entropy(logits, target).item(), expected, rel_tol=1e-6)
 
 
-def test_depth_l1_skips_invalid_pixels():
-    loss = MODELS.build(dict(type='DepthL1Loss', loss_weight=2.0))
+def test_masked_l1_skips_missing_depth():
+    loss = MODELS.build(dict(type='MaskedL1Loss', ignore_value=0.0, loss_weight=2.0))
     pred = torch.tensor([[[[1.0, 5.0, 9.0]]]])
     target = torch.tensor([[[[2.0, 0.0, 6.0]]]])  # the middle pixel has no depth
     assert math.isclose(loss(pred, target).item(), 2.0 * (1.0 + 3.0) / 2)

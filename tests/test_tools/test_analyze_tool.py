@@ -9,6 +9,8 @@ import torch
 from helpers import free_port, run_tool, tiny_synth_config
 from mmdtme.registry import MODELS
 
+pytestmark = pytest.mark.slow  # real Runners or tool subprocesses
+
 
 @pytest.fixture(scope='module')
 def analysis_setup(synthetic_root, tmp_path_factory):
@@ -40,6 +42,7 @@ def test_analyze_writes_the_report(analysis_setup):
     assert osp.isfile(osp.join(out, 'dtme_spectra.png')) and osp.isfile(osp.join(out, 'dtme_conflicts.png'))
 
 
+@pytest.mark.distributed
 def test_two_processes_give_the_single_process_plan(analysis_setup):
     config, checkpoint, work = analysis_setup
     single, double = osp.join(work, 'single_ref'), osp.join(work, 'double')

@@ -48,7 +48,7 @@ def raw_nyud(tmp_path_factory):
 
 
 def test_converter_crop_is_the_datasets_crop():
-    from mmdtme.datasets.nyud import KINECT_FRAME, NYUD_MT_CROP, NYUD_MT_FRAME
+    from mmdtme.datasets.transforms.nyud_loading import KINECT_FRAME, NYUD_MT_CROP, NYUD_MT_FRAME
     converter = load_converter()
     assert (converter.NYUD_MT_CROP, converter.KINECT_FRAME, converter.NYUD_MT_FRAME) == (
         NYUD_MT_CROP, KINECT_FRAME, NYUD_MT_FRAME)

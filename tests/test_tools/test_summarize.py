@@ -3,6 +3,7 @@ import importlib.util
 import json
 import os
 import os.path as osp
+import subprocess
 import sys
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 from PIL import Image
 
 from helpers import REPO_ROOT, run_tool, tiny_synth_config
+
+pytestmark = pytest.mark.slow  # real Runners or tool subprocesses
 
 
 def load_tool(name):
@@ -106,15 +109,16 @@ def test_test_tool_writes_metrics_and_panels(tiny_run, synthetic_root):
 
 
 def test_summarize_builds_the_model_for_params_and_flops(tiny_run):
-    from get_flops import build_model, config_complexity
     from mmengine.config import Config
+
+    from mmdtme.utils.complexity import build_model_for_counting, config_complexity
     work_dir, _ = tiny_run
     table = summarize_tool.summarize([work_dir], names=['tiny'])
     _, rows = table_rows(table)
     cfg = Config.fromfile(osp.join(work_dir, 'tiny_synth.py'))
     expected = config_complexity(cfg)
     assert expected['shape'] == (32, 48)
-    assert expected['params'] == sum(p.numel() for p in build_model(cfg).parameters())
+    assert expected['params'] == sum(p.numel() for p in build_model_for_counting(cfg).parameters())
     assert float(rows['tiny']['params (M)']) == pytest.approx(expected['params'] / 1e6, rel=1e-2)
     assert float(rows['tiny']['FLOPs (G)']) == pytest.approx(expected['flops'] / 1e9, rel=1e-2)
     assert 'test_metrics.json' in table
@@ -122,7 +126,8 @@ def test_summarize_builds_the_model_for_params_and_flops(tiny_run):
 
 def test_flops_count_attention():
     import torch
-    from get_flops import count_complexity
+
+    from mmdtme.utils.complexity import count_complexity
 
     class Attention(torch.nn.Module):
         def forward(self, x):
@@ -131,3 +136,35 @@ def test_flops_count_attention():
 
     result = count_complexity(Attention(), (4, 20))  # 1x3x4x20 = 240 values = 2*10*4*3
     assert result['flops'] == 3 * 2 * 10 * 10 * (4 + 4)  # per head and batch: QK^T and AV
+
+
+def test_flops_count_convolutions_and_matmuls_by_hand():
+    import torch
+
+    from mmdtme.utils.complexity import count_complexity, count_flops
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1, bias=False)
+    result = count_complexity(conv, (4, 5))
+    assert result == dict(params=8 * 3 * 9, flops=8 * 3 * 9 * 4 * 5)  # one multiply-add per weight and output pixel
+    a, b = torch.ones(6, 7, requires_grad=True), torch.ones(7, 2)
+    # forward 6·7·2; backward: dA = dC·Bᵀ (6·2·7); no gradient is asked of B
+    assert count_flops(lambda: (a @ b).sum().backward()) == 2 * 6 * 7 * 2
+
+
+def test_st_reference_tool_writes_the_main_metrics_and_never_overwrites(tmp_path):
+    runs = []
+    for task, metrics in (('semseg', {'semseg/mIoU': 40.0, 'semseg/aAcc': 70.0}), ('depth', {'depth/rmse': 0.5})):
+        run = tmp_path / f'st_{task}'
+        run.mkdir()
+        (run / 'test_metrics.json').write_text(json.dumps(metrics))
+        runs.append(str(run))
+    out = str(tmp_path / 'reference.json')
+    run_tool(sys.executable, 'tools/analysis_tools/st_reference.py', *runs, '--out', out)
+    with open(out) as f:
+        written = json.load(f)
+    assert written['metrics'] == {'semseg/mIoU': 40.0, 'depth/rmse': 0.5}
+    assert written['sources']['depth/rmse'] == osp.join(runs[1], 'test_metrics.json')
+    before = open(out).read()
+    result = subprocess.run([sys.executable, 'tools/analysis_tools/st_reference.py', runs[0], '--out', out],
+                            cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode != 0 and 'exists; pass --force' in result.stderr
+    assert open(out).read() == before

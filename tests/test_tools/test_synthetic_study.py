@@ -3,8 +3,10 @@ import os.path as osp
 
 import pytest
 
-from mmdtme.experiments.study_report import markdown_table, st_reference, summarize_row, write_report
-from mmdtme.experiments.synthetic_study import StudyScale, build_run_config, run_study, study_rows
+from study_report import markdown_table, st_reference, summarize_row, write_report
+from study_runner import StudyScale, build_run_config, run_study, study_rows
+
+pytestmark = pytest.mark.slow  # real Runners or tool subprocesses
 
 TINY_SCALE = StudyScale(name='tiny', image_size=(32, 48), num_train=8, num_val=4, embed_dim=32, depth=4, num_heads=2,
                         head_channels=8, batch_size=4, max_iters=2, warmup_iters=1, analysis_batches=1)
@@ -99,7 +101,7 @@ def test_study_runs_two_rows_and_resumes(tmp_path):
 
 
 def test_observations_compare_delta_m_with_the_baseline_spread():
-    from mmdtme.experiments.study_report import observations
+    from study_report import observations
     summaries = {'Baseline MT': dict(metrics={}, delta_m=(1.0, 0.5)),
                  'TM': dict(metrics={}, delta_m=(2.0, 0.2)),     # 1.0 above, margin 0.5 → above
                  'TE': dict(metrics={}, delta_m=(1.3, 0.8)),     # within the larger std

@@ -10,6 +10,8 @@ import pytest
 
 from helpers import REPO_ROOT, free_port, run_tool, tiny_synth_config
 
+pytestmark = pytest.mark.slow  # real Runners or tool subprocesses
+
 
 def logged_losses(work_dir):
     runs = sorted(d for d in os.listdir(work_dir) if osp.isdir(osp.join(work_dir, d, 'vis_data')))
@@ -69,6 +71,7 @@ def test_test_tool_with_missing_checkpoint_says_so(trained):
     assert result.returncode != 0 and 'nope.pth' in result.stderr and 'does not exist' in result.stderr
 
 
+@pytest.mark.distributed
 def test_dist_train_with_two_cpu_processes(synthetic_root, tmp_path):
     work_dir = str(tmp_path)
     config = osp.join(work_dir, 'tiny_synth.py')

@@ -16,18 +16,14 @@ pyEdgeEval's ``>=`` and our ``>`` select the same pixels.
 """
 import argparse
 import json
-import os.path as osp
 import platform
-import sys
 import time
 from typing import Tuple
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # run from a checkout
+import numpy as np
+from scipy import ndimage
 
-import numpy as np  # noqa: E402
-from scipy import ndimage  # noqa: E402
-
-from mmdtme.evaluation.edge_eval import edge_eval_stats, edge_eval_summary, make_thresholds  # noqa: E402
+from mmdtme.evaluation.edge_eval import edge_eval_stats, edge_eval_summary, make_thresholds
 
 
 def _random_segments(rng: np.random.Generator, height: int, width: int, count: int) -> np.ndarray:

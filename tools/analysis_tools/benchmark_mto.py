@@ -15,21 +15,18 @@ import glob
 import json
 import os.path as osp
 import statistics
-import sys
 import time
 from typing import Dict
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # run from a checkout
+import torch
+from mmengine.config import DictAction
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
 
-import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-import mmdtme  # noqa: E402,F401
-from mmdtme.engine.optimizers import MultiTaskOptimWrapperConstructor  # noqa: E402
-from mmdtme.registry import MODELS  # noqa: E402
-from mmdtme.utils import load_config  # noqa: E402
+import mmdtme  # noqa: F401
+from mmdtme.engine.optimizers import MultiTaskOptimWrapperConstructor
+from mmdtme.registry import MODELS
+from mmdtme.utils import load_config
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 METHODS = ['gd', 'graddrop', 'mgda', 'pcgrad', 'cagrad', 'imtl', 'alignedmtl', 'nashmtl', 'uw', 'dwa', 'famo']

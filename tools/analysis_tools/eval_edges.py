@@ -13,14 +13,10 @@ import glob
 import json
 import os
 import os.path as osp
-import sys
 import time
 from functools import partial
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # run from a checkout
-
-from mmdtme.evaluation.edge_eval import (edge_eval_summary, evaluate_edges, load_edge_pngs,  # noqa: E402
-                                         make_thresholds)
+from mmdtme.evaluation.edge_eval import edge_eval_summary, evaluate_edges, load_edge_pngs, make_thresholds
 
 
 def parse_thresholds(text: str):

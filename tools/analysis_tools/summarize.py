@@ -21,14 +21,11 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # get_flops.py
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # run from a checkout
+from mmengine.config import Config
 
-from mmengine.config import Config  # noqa: E402
-
-from mmdtme.evaluation import LOWER_IS_BETTER, delta_m  # noqa: E402
-from mmdtme.evaluation.delta_m import find_run_metrics, main_metric, resolve_st_reference  # noqa: E402
-from mmdtme.structures import TASK_SPECS  # noqa: E402
+from mmdtme.evaluation import delta_m
+from mmdtme.evaluation.delta_m import collect_st_reference, find_run_metrics, main_metric
+from mmdtme.structures import LOWER_IS_BETTER, TASK_SPECS
 
 
 def run_name(path: str) -> str:
@@ -71,25 +68,11 @@ def metric_columns(rows: Sequence[Dict[str, float]], wanted: Optional[Sequence[s
 
 
 def parse_st_reference(entries: Sequence[str]) -> Dict[str, float]:
-    """``--st-reference`` entries (``PATH`` or ``task=PATH`` / ``task/metric=PATH``) as ``{'task/metric': value}``.
-
-    A bare ``PATH`` gives the main metric of every task it reports (an ST run reports one task).
-    """
-    reference: Dict[str, float] = {}
-    for entry in entries:
-        key, separator, path = entry.partition('=')
-        if separator and not osp.exists(entry):
-            resolved = resolve_st_reference({key: path})
-        else:
-            metrics, _ = find_run_metrics(entry)
-            tasks = dict.fromkeys(key.partition('/')[0] for key in metrics if '/' in key)
-            resolved = {metric: metrics[metric] for metric in (main_metric(task, metrics) for task in tasks) if metric}
-        for metric, value in resolved.items():
-            if metric in reference:
-                raise SystemExit(f'--st-reference gives {metric} twice (again from {entry!r}); name the task, '
-                                 f'e.g. {metric.partition("/")[0]}=PATH')
-            reference[metric] = value
-    return reference
+    """``--st-reference`` entries as ``{'task/metric': value}`` (see :func:`collect_st_reference`)."""
+    try:
+        return collect_st_reference(entries)
+    except ValueError as error:
+        raise SystemExit(str(error))
 
 
 def row_delta_m(metrics: Dict[str, float], reference: Dict[str, float], columns: Sequence[str]) -> Optional[float]:
@@ -108,7 +91,7 @@ def format_value(value: Optional[float]) -> str:
 
 def complexity(work_dir: str, config: Optional[str], shape: Optional[Sequence[int]]) -> Tuple[str, str]:
     """(params M, FLOPs G) of the run's model as table cells; '–' and a warning when it cannot be built."""
-    from get_flops import config_complexity, human
+    from mmdtme.utils.complexity import config_complexity, human
     if config is None:
         print(f'warning: {work_dir} has no dumped config; no params / FLOPs', file=sys.stderr)
         return '–', '–'

@@ -11,7 +11,7 @@ Inputs:
 - ``splits.mat`` (MATLAB v5): ``trainNdxs`` (795) and ``testNdxs`` (654), 1-based; the test split is NYUD-MT's val.
 
 Output, in the NYUD-MT frame (rows 45:470, columns 40:600 of the 480x640 frame, see
-``mmdtme.datasets.nyud.NYUD_MT_CROP``; ``--full-frame`` keeps 480x640):
+``mmdtme.datasets.transforms.nyud_loading.NYUD_MT_CROP``; ``--full-frame`` keeps 480x640):
 - ``images/NAME.png`` RGB; ``segmentation/NAME.png`` uint8 40-class label + 1 (0 unlabelled);
 - ``depth/NAME.npy`` float32 metres (the in-painted ``depths``; ``--raw-depth``: ``rawDepths``, 0 = invalid);
 - ``edge/NAME.png`` 0 / 255: semantic boundaries, i.e. pixels whose 40-class label differs from their right or
@@ -33,8 +33,8 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 from PIL import Image
 
-# The same frame as mmdtme.datasets.nyud (a test checks they agree); repeated so that the converter needs only
-# numpy, Pillow, scipy and h5py, not torch.
+# The same frame as mmdtme.datasets.transforms.nyud_loading (a test checks they agree); repeated so that the
+# converter needs only numpy, Pillow, scipy and h5py, not torch.
 KINECT_FRAME = (480, 640)
 NYUD_MT_FRAME = (425, 560)
 NYUD_MT_CROP = (slice(45, 470), slice(40, 600))

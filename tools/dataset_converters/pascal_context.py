@@ -33,7 +33,7 @@ from PIL import Image
 from scipy.io import savemat
 from tqdm import tqdm
 
-from mmdtme.datasets.pascal_context import CONTEXT_LABEL_OF_CLASS, read_context_label_map
+from mmdtme.datasets.transforms.pascal_loading import CONTEXT_LABEL_OF_CLASS, read_context_label_map
 
 
 def context_to_voc21(label_map: np.ndarray) -> np.ndarray:

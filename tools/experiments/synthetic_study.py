@@ -8,12 +8,9 @@ study resumes where it stopped. The report is ``<out>.md`` and its plots are in 
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmdtme.experiments.synthetic_study import (CPU_SCALE, FULL_SCALE, REPO_ROOT, collect_results,  # noqa: E402
-                                                 run_one, run_study, study_rows)
+# study_runner and study_report sit next to this script (its folder is the first entry of sys.path)
+from study_runner import CPU_SCALE, FULL_SCALE, REPO_ROOT, collect_results, run_one, run_study, study_rows
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,7 +36,7 @@ def main() -> None:
         return
     from dataclasses import replace
 
-    from mmdtme.experiments.study_report import write_report
+    from study_report import write_report
 
     scale = FULL_SCALE if args.full else CPU_SCALE
     if args.max_iters:

@@ -20,7 +20,8 @@ model = dict(
         drop_path_rate=0.1),
     heads=dict(
         semseg=dict(type='TaskConvHead', out_channels=40, loss=dict(type='PixelCrossEntropyLoss', loss_weight=1.0)),
-        depth=dict(type='TaskConvHead', out_channels=1, loss=dict(type='DepthL1Loss', loss_weight=1.0)),
+        depth=dict(
+            type='TaskConvHead', out_channels=1, loss=dict(type='MaskedL1Loss', ignore_value=0.0, loss_weight=1.0)),
         normals=dict(type='TaskConvHead', out_channels=3, loss=dict(type='NormalL1Loss', loss_weight=10.0)),
         edge=dict(
             type='TaskConvHead', out_channels=1,

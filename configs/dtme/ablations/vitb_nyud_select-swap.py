@@ -1,3 +1,5 @@
-# Layer selection ablation (paper Tab. 2 / 13): TE on range-conflict layers, TM on null-conflict layers.
+# DTME-MTL ablation, ViT-B/16, NYUD-v2 (4 tasks): TE on range-conflict blocks, TM on null-conflict blocks (swapped);
+# other DTMEHook settings at their defaults. Batch 4/GPU (N GPUs x 4), crop 448x576; 60k it, Adam lr 2e-5 wd 1e-6,
+# poly 0.9; ViT from scratch (pretrained=None). Paper row: DTME-MTL Tab. 13, swapped conflict types.
 _base_ = '../vitb_nyud.py'
 custom_hooks = [dict(type='DTMEHook', mode='swap')]

@@ -1,6 +1,9 @@
+import numpy as np
+from mmcv.transforms import BaseTransform
 from mmseg.datasets.transforms import RandomFlip
 
 from mmdtme.registry import TRANSFORMS
+from .pascal_loading import IGNORE_INDEX
 
 
 @TRANSFORMS.register_module()
@@ -23,3 +26,19 @@ class MultiTaskRandomFlip(RandomFlip):
                 normals[..., axis] = -normals[..., axis]
             results['gt_normal_map'] = normals
         results['normals_flip_aware'] = True
+
+
+@TRANSFORMS.register_module()
+class IgnoreEmptyHumanParts(BaseTransform):
+    """Set the human-parts map to 255 (ignore) when it holds no part pixel, e.g. after a crop that missed the person.
+
+    The references apply this rule (``AddIgnoreRegions``) after their random crop, so a crop without any part is
+    ignored rather than trained as all background. Place it after ``RandomCrop``; without a parts map it does
+    nothing.
+    """
+
+    def transform(self, results: dict) -> dict:
+        parts = results.get('gt_parts_map')
+        if parts is not None and not ((parts != 0) & (parts != IGNORE_INDEX)).any():
+            results['gt_parts_map'] = np.full_like(parts, IGNORE_INDEX)
+        return results

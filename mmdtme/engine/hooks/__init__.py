@@ -1,6 +1,7 @@
 from .conflict_monitor_hook import ConflictMonitorHook
 from .dtme_hook import DTMEHook
+from .expansion_hook import ExpansionHook
 from .recon_hook import ReconHook
 from .visualization_hook import MultiTaskVisualizationHook
 
-__all__ = ['ConflictMonitorHook', 'DTMEHook', 'MultiTaskVisualizationHook', 'ReconHook']
+__all__ = ['ConflictMonitorHook', 'DTMEHook', 'ExpansionHook', 'MultiTaskVisualizationHook', 'ReconHook']

@@ -4,7 +4,7 @@ from mmengine.hooks import Hook
 
 from mmdtme.dtme import accumulate_conflicts, accumulate_covariance, split_token_space
 from mmdtme.registry import HOOKS
-from .dtme_hook import _unwrap, analysis_callables, build_analysis_batches, sum_over_ranks
+from ..runner_utils import analysis_callables, build_analysis_batches, sum_over_ranks, unwrap_model
 
 
 @HOOKS.register_module()
@@ -66,7 +66,7 @@ class ConflictMonitorHook(Hook):
 
     def measure(self, runner) -> Dict[str, list]:
         """Range / null conflict scores and cosines per block on the monitor's batches."""
-        model = _unwrap(runner.model)
+        model = unwrap_model(runner.model)
         backbone = model.backbone
         if self._batches is None:
             self._batches = build_analysis_batches(runner, self.analysis_dataloader, self.num_batches)

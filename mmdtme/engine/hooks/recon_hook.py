@@ -8,7 +8,8 @@ from mmengine.dist import broadcast_object_list, get_world_size, is_main_process
 from mmdtme.dtme import GRANULARITIES, Plan, ReconResult, measure_conflicts
 from mmdtme.registry import HOOKS
 from mmdtme.visualization import plot_recon_scores
-from .dtme_hook import DTMEHook, _progress, _unwrap, analysis_callables, build_analysis_batches, sum_over_ranks
+from ..runner_utils import analysis_callables, build_analysis_batches, progress, sum_over_ranks, unwrap_model
+from .expansion_hook import ExpansionHook
 
 PLAN_FILE = 'recon_plan.json'
 SCORES_FILE = 'recon_conflicts.json'
@@ -16,7 +17,7 @@ PLOT_FILE = 'recon_conflicts.png'
 
 
 @HOOKS.register_module()
-class ReconHook(DTMEHook):
+class ReconHook(ExpansionHook):
     """Recon (Shi et al., ICLR 2023): turn the shared layers with the most conflicting gradients into task copies.
 
     At iteration ``start_iter`` (before that iteration's step) the hook measures, on ``num_batches`` batches per
@@ -28,8 +29,9 @@ class ReconHook(DTMEHook):
     group. The plan (``recon_plan.json``, which ``plan_file=`` accepts), the scores (``recon_conflicts.json``),
     a per-unit table (log) and a plot (``recon_conflicts.png``) go to the work dir.
 
-    Everything else is :class:`DTMEHook`'s: the backbone must be a ``DTMEViT``; the plan is broadcast from rank 0;
-    DDP is re-wrapped; resume and ``tools/test.py`` rebuild the copies from the plan in the checkpoint.
+    The wiring is :class:`ExpansionHook`'s, as for :class:`DTMEHook`: the backbone must be a ``DTMEViT``; the plan
+    is broadcast from rank 0; DDP is re-wrapped; resume and ``tools/test.py`` rebuild the copies from the plan in
+    the checkpoint.
 
     Args:
         start_iter: Iteration at which to measure and copy. Default: 0.
@@ -62,13 +64,6 @@ class ReconHook(DTMEHook):
         self.granularity = granularity
         self.result: Optional[ReconResult] = None
 
-    @staticmethod
-    def _backbone(runner):
-        backbone = getattr(_unwrap(runner.model), 'backbone', None)
-        if backbone is None or not hasattr(backbone, 'expand'):
-            raise TypeError("ReconHook needs a model whose backbone can be expanded: set model.backbone.type='DTMEViT'")
-        return backbone
-
     def _due(self, runner) -> bool:
         if runner.iter != self.expand_iter:
             return False
@@ -83,17 +78,9 @@ class ReconHook(DTMEHook):
                              'plan_file=')
         return False  # resumed from an expanded checkpoint
 
-    def before_train(self, runner) -> None:
-        if self._due(runner):
-            self._analyse_and_expand(runner)
-
-    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
-        if self._due(runner):
-            self._analyse_and_expand(runner)
-
     def analyse(self, runner) -> Plan:
         """Measure the conflict scores on the runner's model; every process gets rank 0's plan."""
-        model = _unwrap(runner.model)
+        model = unwrap_model(runner.model)
         backbone = self._backbone(runner)
         batches = build_analysis_batches(runner, self.analysis_dataloader, self.max_batches)
         _, task_losses = analysis_callables(model)
@@ -106,7 +93,7 @@ class ReconHook(DTMEHook):
         try:
             result = measure_conflicts(batches, lambda batch: task_losses(batch)[0], list(model.tasks),
                                        backbone.vit.blocks, self.granularity, self.threshold, self.k,
-                                       reduce=sum_over_ranks, progress=_progress)
+                                       reduce=sum_over_ranks, progress=progress)
         finally:
             model.train(was_training)
         runner.logger.info(f'Recon: measurement took {time.perf_counter() - start:.1f} s')

@@ -13,10 +13,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.registry import Registry
 from torch import Tensor
 
-AGGREGATORS = Registry('mto gradient aggregator', scope='mmdtme', locations=['mmdtme.engine.optimizers'])
+from mmdtme.registry import AGGREGATORS
 
 
 def _torchjd_aggregation():

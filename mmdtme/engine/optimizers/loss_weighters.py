@@ -13,10 +13,9 @@ from typing import Callable, List, Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.registry import Registry
 from torch import Tensor
 
-LOSS_WEIGHTERS = Registry('mto loss weighter', scope='mmdtme', locations=['mmdtme.engine.optimizers'])
+from mmdtme.registry import LOSS_WEIGHTERS
 
 
 class LossWeighter(nn.Module):

@@ -40,7 +40,7 @@ uninterrupted one.
 AMP: ``AmpMultiTaskOptimWrapper`` (the same logic over mmengine's ``AmpOptimWrapper``) scales each task loss with
 the loss scaler, divides J by the scale before aggregating (the aggregators are not all scale-equivariant) and
 multiplies the update back, so ``step()``'s unscale / inf check / skip work as usual; a non-finite J is passed
-through unaggregated so the scaler skips that step. (Written for the GPU path, not run on this CPU machine.)
+through unaggregated so the scaler skips that step. (mmengine refuses AMP on the CPU, so no CPU test covers it.)
 
 Cost per update (T tasks): GD / UW / DWA / IMTL-L one backward; FAMO one backward + one no-grad forward;
 gradient methods T backward passes + T×P memory for J + the aggregation (see ``aggregators.py``).

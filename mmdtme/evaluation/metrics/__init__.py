@@ -1,3 +1,3 @@
-from .multi_task_metric import LOWER_IS_BETTER, MultiTaskMetric
+from .multi_task_metric import MultiTaskMetric
 
-__all__ = ['LOWER_IS_BETTER', 'MultiTaskMetric']
+__all__ = ['MultiTaskMetric']

@@ -1,3 +1,4 @@
+import logging
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -10,19 +11,7 @@ from prettytable import PrettyTable
 from mmdtme.evaluation import edge_eval, task_metrics
 from mmdtme.evaluation.delta_m import delta_m, resolve_st_reference
 from mmdtme.registry import METRICS
-from mmdtme.structures import TASK_SPECS
-
-# Whether lower is better, per reported metric (Δm's sign).
-LOWER_IS_BETTER = {'semseg/mIoU': False, 'semseg/aAcc': False, 'depth/rmse': True, 'depth/mae': True,
-                   'depth/abs_rel': True, 'normals/mean': True, 'normals/median': True,
-                   'normals/within_11.25': False, 'normals/within_22.5': False, 'normals/within_30': False,
-                   'edge/pixel_odsF': False, 'edge/odsF': False, 'edge/oisF': False, 'edge/AP': False,
-                   'edge/approx_odsF': False, 'edge/approx_oisF': False, 'human_parts/mIoU': False,
-                   'human_parts/aAcc': False,
-                   'saliency/maxF': False, 'saliency/mIoU': False}
-# Regression tasks (the Taskonomy maps): L1 and RMSE.
-LOWER_IS_BETTER.update({f'{task}/{name}': True for task, spec in TASK_SPECS.items() if spec.metric == 'regression'
-                        for name in ('l1', 'rmse')})
+from mmdtme.structures import LOWER_IS_BETTER, TASK_SPECS
 
 
 @METRICS.register_module()
@@ -60,8 +49,10 @@ class MultiTaskMetric(BaseMetric):
         st_reference: Single-task reference values for Δm, keyed like the results, e.g.
             ``{'semseg/mIoU': 45.1, 'depth/rmse': 0.54}``, or read from ST runs:
             ``{'semseg': 'work_dirs/st_semseg/test_metrics.json', 'depth': 'work_dirs/st_depth'}`` (a metrics
-            JSON or a work dir; see :func:`~mmdtme.evaluation.delta_m.resolve_st_reference`). Δm is reported
-            only when given.
+            JSON or a work dir), or the path of a JSON file of such values; see
+            :func:`~mmdtme.evaluation.delta_m.resolve_st_reference`. Δm is reported only when given, and only when
+            the evaluation reports every reference metric: a reference metric the evaluation lacks (another edge
+            mode, a task the model does not have) is a warning and no Δm, never a Δm over fewer tasks.
     """
 
     default_prefix = ''  # keys are already 'task/metric'
@@ -92,6 +83,11 @@ class MultiTaskMetric(BaseMetric):
         unknown = [key for key in self.st_reference if key not in LOWER_IS_BETTER]
         if unknown:
             raise KeyError(f'st_reference keys {unknown} are not metrics; use some of {sorted(LOWER_IS_BETTER)}')
+        if self.tasks is not None:
+            foreign = [key for key in self.st_reference if key.partition('/')[0] not in self.tasks]
+            if foreign:
+                raise KeyError(f'st_reference keys {foreign} belong to no evaluated task {list(self.tasks)}: Δm '
+                               'would average fewer tasks than the reference names. Remove them or add the task.')
 
     def _tasks_of(self, sample: dict) -> List[str]:
         if self.tasks is not None:
@@ -198,9 +194,15 @@ class MultiTaskMetric(BaseMetric):
                                 f'{task}/AP': summary['AP'], f'{task}/ods_threshold': summary['threshold']})
             else:
                 metrics.update({f'{task}/approx_odsF': summary['odsF'], f'{task}/approx_oisF': summary['oisF']})
-        reference = {key: value for key, value in self.st_reference.items() if key in metrics}
-        if reference:
-            metrics['delta_m'] = delta_m(metrics, reference, LOWER_IS_BETTER)
+        if self.st_reference:
+            missing = [key for key in self.st_reference if key not in metrics]
+            if missing:
+                print_log(f'Δm is not reported: this evaluation has no {missing} (it has {sorted(metrics)}), and a '
+                          'Δm over fewer tasks than the reference would mislead. Give st_reference keys that the '
+                          'evaluation reports (e.g. edge/approx_odsF for edge_metrics=(\'fast\', ...)).',
+                          logger='current', level=logging.WARNING)
+            else:
+                metrics['delta_m'] = delta_m(metrics, self.st_reference, LOWER_IS_BETTER)
         self._print_table(metrics)
         return metrics
 

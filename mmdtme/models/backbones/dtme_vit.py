@@ -3,8 +3,8 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 
-from mmdtme.dtme import (BNTokenModulation, Plan, TokenExpansion, TokenModulation, check_copyable,
-                         make_task_specific, stack_task_streams)
+from mmdtme.dtme import (BNTokenModulation, Plan, TokenExpansion, TokenModulation, check_copyable, make_task_specific,
+                         stack_task_streams)
 from mmdtme.registry import MODELS
 from .timm_vit import TimmViT
 

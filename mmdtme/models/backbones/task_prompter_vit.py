@@ -6,7 +6,7 @@ other and with the image), and the image tokens see the prompts. At the feature 
 (:class:`~mmdtme.models.necks.TaskPrompterDecoder`) reads, per task, the prompt-to-patch attention of the block and
 the prompt tokens.
 
-Token order and DTME (DESIGN note, also in the notes file of this milestone):
+Token order and DTME (see also docs/design.md §1.4):
 
 - Sequence of one stream entering block l: ``[prompts (T·L) | class token(s) | patches (h·w) | TE tokens (n)]``.
   Prompts come first (task t's L prompts at rows t·L ... (t+1)·L - 1), the N image tokens keep DTMEViT's layout

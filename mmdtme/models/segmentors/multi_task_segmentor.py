@@ -1,6 +1,5 @@
-from typing import Dict, List, Optional, Sequence, Tuple, Union
-
 import inspect
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -106,10 +105,7 @@ class MultiTaskSegmentor(BaseModel):
         This is what the DTME analysis differentiates: ∂L_t/∂X_l for every task t and block l.
         """
         features, block_outputs = self.backbone.forward_with_block_outputs(inputs)
-        losses = self._head_losses(features, data_samples)
-        per_task = {task: sum(value for key, value in losses.items() if key.startswith(f'{task}.'))
-                    for task in self.tasks}
-        return per_task, block_outputs
+        return self.task_losses(self._head_losses(features, data_samples)), block_outputs
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List[MultiTaskDataSample]] = None) -> List[MultiTaskDataSample]:

@@ -1,15 +1,17 @@
+"""The synthetic scenes as a dataset: rendered on first use, then read as NYUD-MT."""
 from typing import Optional
 
 from mmengine.dist import barrier, get_rank
 
 from mmdtme.registry import DATASETS
-from .nyud import NYUDMultiTaskDataset
-from .synthetic import CLASSES, PALETTE, generate_dataset
+from ..nyud import NYUDMultiTaskDataset
+from .scene import CLASSES, PALETTE
+from .writer import generate_dataset
 
 
 @DATASETS.register_module()
 class SyntheticNYUDDataset(NYUDMultiTaskDataset):
-    """The embedded synthetic scenes (see ``mmdtme/datasets/synthetic.py``), read as NYUD-MT.
+    """The embedded synthetic scenes (see :mod:`mmdtme.datasets.synthetic`), read as NYUD-MT.
 
     If ``data_root`` holds no dataset yet it is rendered first, seeded, with a progress bar; under
     distributed training rank 0 renders while the other ranks wait. An existing dataset made with other

@@ -5,8 +5,8 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mmdtme.evaluation.delta_m import MAIN_METRICS, delta_m
-from mmdtme.evaluation.metrics.multi_task_metric import LOWER_IS_BETTER
+from mmdtme.evaluation.delta_m import delta_m
+from mmdtme.structures import LOWER_IS_BETTER, MAIN_METRICS
 
 STUDY_TASKS = ('semseg', 'depth', 'normals', 'edge')  # table order
 GROUP_TITLES = dict(main='Baseline vs DTME variants', selection='Layer selection (paper Tab. 2 / 13)',

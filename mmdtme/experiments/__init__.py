@@ -1,1 +1,0 @@
-"""Experiment drivers (the synthetic-scene study); not imported by ``mmdtme`` itself."""
