@@ -40,8 +40,7 @@ WEIGHT_INITIALIZERS = Registry(
 OPTIMIZERS = Registry('optimizer', parent=MMSEG_OPTIMIZERS, scope=SCOPE, locations=['mmdtme.engine'])
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMSEG_OPTIM_WRAPPERS, scope=SCOPE, locations=['mmdtme.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
-    'optimizer wrapper constructor', parent=MMSEG_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE,
-    locations=['mmdtme.engine'])
+    'optimizer wrapper constructor', parent=MMSEG_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE, locations=['mmdtme.engine'])
 PARAM_SCHEDULERS = Registry(
     'parameter scheduler', parent=MMSEG_PARAM_SCHEDULERS, scope=SCOPE, locations=['mmdtme.engine'])
 METRICS = Registry('metric', parent=MMSEG_METRICS, scope=SCOPE, locations=['mmdtme.evaluation'])

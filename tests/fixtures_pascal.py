@@ -17,8 +17,8 @@ from scipy.io import savemat
 
 from mmdtme.datasets.transforms.pascal_loading import CONTEXT_LABEL_OF_CLASS, NORMALS_VALID_CONTEXT_LABELS
 
-FOLDERS = ('JPEGImages', 'ImageSets/Context', 'semseg/pascal-context', 'semseg/VOC12', 'human_parts',
-           'normals_distill', 'sal_distill', 'pascal-context/trainval')
+FOLDERS = ('JPEGImages', 'ImageSets/Context', 'semseg/pascal-context', 'semseg/VOC12', 'human_parts', 'normals_distill',
+           'sal_distill', 'pascal-context/trainval')
 # Context labels used in the label maps: person (284), chair (72), tvmonitor (427) and dog (113), where the normals
 # are ground truth, and sky (360) and 0 (unlabelled), where they are not.
 CONTEXT_LABELS = (284, 72, 360, 427, 113, 0)
@@ -68,6 +68,7 @@ def write_parts_mat(path: str, name: str, objects: Sequence[dict]) -> None:
 
 def _human_objects(kind: int, height: int, width: int):
     """(objects, expected parts map) for fixture kind 0: persons with parts, 1: no part, 2: no objects."""
+
     def box(top, left, bottom, right):
         mask = np.zeros((height, width), dtype=bool)
         mask[top:bottom, left:right] = True
@@ -77,26 +78,51 @@ def _human_objects(kind: int, height: int, width: int):
         head, torso, hand = box(2, 4, 6, 10), box(6, 4, 14, 10), box(10, 8, 13, 14)
         other_foot = box(12, 16, 18, 22)
         objects = [
-            {'class': 'person', 'class_ind': 15, 'mask': head | torso | hand,
-             'parts': [('hair', head), ('torso', torso), ('rhand', hand)]},
+            {
+                'class': 'person',
+                'class_ind': 15,
+                'mask': head | torso | hand,
+                'parts': [('hair', head), ('torso', torso), ('rhand', hand)]
+            },
             # parts of other classes are not human parts
-            {'class': 'dog', 'class_ind': 12, 'mask': box(18, 0, 24, 8), 'parts': [('head', box(18, 0, 20, 4))]},
+            {
+                'class': 'dog',
+                'class_ind': 12,
+                'mask': box(18, 0, 24, 8),
+                'parts': [('head', box(18, 0, 20, 4))]
+            },
             # a later person overwrites the first one's hand where they overlap
-            {'class': 'person', 'class_ind': 15, 'mask': other_foot | box(12, 12, 14, 14),
-             'parts': [('lfoot', other_foot), ('luleg', box(12, 12, 14, 14))]},
+            {
+                'class': 'person',
+                'class_ind': 15,
+                'mask': other_foot | box(12, 12, 14, 14),
+                'parts': [('lfoot', other_foot), ('luleg', box(12, 12, 14, 14))]
+            },
         ]
         expected = np.zeros((height, width), dtype=np.uint8)
         expected[head], expected[torso], expected[hand] = 1, 2, 4
         expected[other_foot], expected[box(12, 12, 14, 14)] = 6, 5
         return objects, expected
     if kind == 1:
-        objects = [{'class': 'person', 'class_ind': 15, 'mask': box(0, 0, 8, 8), 'parts': []},
-                   {'class': 'dog', 'class_ind': 12, 'mask': box(8, 8, 16, 16), 'parts': []}]
+        objects = [{
+            'class': 'person',
+            'class_ind': 15,
+            'mask': box(0, 0, 8, 8),
+            'parts': []
+        }, {
+            'class': 'dog',
+            'class_ind': 12,
+            'mask': box(8, 8, 16, 16),
+            'parts': []
+        }]
         return objects, np.full((height, width), 255, dtype=np.uint8)
     return [], np.full((height, width), 255, dtype=np.uint8)
 
 
-def write_pascal_fixture(root: str, names_per_split: Dict[str, List[str]], height: int = 24, width: int = 32,
+def write_pascal_fixture(root: str,
+                         names_per_split: Dict[str, List[str]],
+                         height: int = 24,
+                         width: int = 32,
                          seed: int = 0) -> dict:
     """Write samples for every task; returns, per name, the arrays a faithful reader returns.
 
@@ -149,8 +175,14 @@ def write_pascal_fixture(root: str, names_per_split: Dict[str, List[str]], heigh
             saliency[0, :3] = (127, 128, 255)  # 127/255 < 0.5 < 128/255
             Image.fromarray(saliency).save(osp.join(root, 'sal_distill', f'{name}.png'))
 
-            written[name] = dict(image=image, label_map=label_map, semseg=semseg, human_parts=parts,
-                                 normals=expected_normals, stored_normals=stored_normals,
-                                 saliency=(saliency >= 128).astype(np.uint8), objects=objects)
+            written[name] = dict(
+                image=image,
+                label_map=label_map,
+                semseg=semseg,
+                human_parts=parts,
+                normals=expected_normals,
+                stored_normals=stored_normals,
+                saliency=(saliency >= 128).astype(np.uint8),
+                objects=objects)
             index += 1
     return written

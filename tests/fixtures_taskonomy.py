@@ -16,8 +16,11 @@ from PIL import Image
 BUILDINGS = {'allensville': (1, 0, 0), 'beechwood': (1, 0, 0), 'collierville': (0, 1, 0), 'ihlen': (0, 0, 1)}
 # (point, view) of each building's views; point 10 sorts after point 2
 VIEWS = ((0, 0), (0, 1), (2, 0), (10, 1))
-LAYOUT_TEMPLATES = {'omnidata': '{task}/taskonomy/{building}', 'task_first': '{task}/{building}',
-                    'building_first': '{building}/{task}'}
+LAYOUT_TEMPLATES = {
+    'omnidata': '{task}/taskonomy/{building}',
+    'task_first': '{task}/{building}',
+    'building_first': '{building}/{task}'
+}
 
 
 def _stored_maps(rng: np.random.Generator, size: int) -> Dict[str, np.ndarray]:
@@ -48,7 +51,10 @@ def _stored_maps(rng: np.random.Generator, size: int) -> Dict[str, np.ndarray]:
     return maps
 
 
-def write_taskonomy_fixture(root: str, layout: str = 'omnidata', size: int = 64, seed: int = 0,
+def write_taskonomy_fixture(root: str,
+                            layout: str = 'omnidata',
+                            size: int = 64,
+                            seed: int = 0,
                             buildings: Sequence[str] = tuple(BUILDINGS),
                             views: Sequence[Tuple[int, int]] = VIEWS) -> Dict[str, Dict[str, np.ndarray]]:
     """Write ``buildings`` × ``views`` under ``root``; returns the stored arrays by sample name then task."""

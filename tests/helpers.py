@@ -26,8 +26,14 @@ def tiny_synth_config(data_root: str, work_dir: str, max_iters: int = 20, tasks=
     # mmengine names a run's logger and visualizer after the config and the second it started: two tiny runs
     # started in the same second would share (and log into) the first one's visualizer.
     cfg.experiment_name = f'tiny_{uuid.uuid4().hex[:12]}'
-    resize_synthetic_config(cfg, TINY_SIZE, dict(patch_size=8, embed_dim=32, depth=4, num_heads=2),
-                            head_channels=16, batch_size=4, data_root=data_root, generator=TINY_GENERATOR)
+    resize_synthetic_config(
+        cfg,
+        TINY_SIZE,
+        dict(patch_size=8, embed_dim=32, depth=4, num_heads=2),
+        head_channels=16,
+        batch_size=4,
+        data_root=data_root,
+        generator=TINY_GENERATOR)
     if tasks is not None:
         cfg.model.tasks = list(tasks)
     cfg.train_cfg.max_iters = max_iters
@@ -67,8 +73,12 @@ def write_nyud_fixture(root: str, names_per_split: dict, height: int = 24, width
             np.save(osp.join(root, 'depth', f'{name}.npy'), depth)
             Image.fromarray(stored_normals).save(osp.join(root, 'normals', f'{name}.png'))
             Image.fromarray(edge).save(osp.join(root, 'edge', f'{name}.png'))
-            written[name] = dict(image=image, stored_label=stored_label, depth=depth,
-                                 normals=stored_normals.astype(np.float32) * 2 / 255 - 1, edge=edge)
+            written[name] = dict(
+                image=image,
+                stored_label=stored_label,
+                depth=depth,
+                normals=stored_normals.astype(np.float32) * 2 / 255 - 1,
+                edge=edge)
     return written
 
 

@@ -50,7 +50,9 @@ def test_ablation_changes_only_the_dtme_hook(path):
     hook = HOOKS.build(cfg.custom_hooks[0])
     reference = HOOKS.build(parent.custom_hooks[0])
     changed = {key for key in vars(hook.settings) if getattr(hook.settings, key) != getattr(reference.settings, key)}
-    changed |= {key for key in ('expand_iter', 'plan_file', 'max_batches')
-                if getattr(hook, key) != getattr(reference, key)}
+    changed |= {
+        key
+        for key in ('expand_iter', 'plan_file', 'max_batches') if getattr(hook, key) != getattr(reference, key)
+    }
     assert len(changed) == 1 or changed == {'mode', 'seed'} or changed == {'mode'}, changed
     assert cfg.model == parent.model and cfg.train_dataloader == parent.train_dataloader

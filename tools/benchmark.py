@@ -115,9 +115,12 @@ def main() -> None:
     def analysis() -> None:
         plans.append(analyze(batches, block_outputs, task_losses, tasks, backbone.depth, backbone.embed_dim, settings))
 
-    results: Dict[str, object] = dict(device=torch.cuda.get_device_name() if device == 'cuda' else 'cpu',
-                                      config=args.config, batches=len(batches),
-                                      batch_size=int(batches[0][0].shape[0]), input_size=list(batches[0][0].shape[-2:]))
+    results: Dict[str, object] = dict(
+        device=torch.cuda.get_device_name() if device == 'cuda' else 'cpu',
+        config=args.config,
+        batches=len(batches),
+        batch_size=int(batches[0][0].shape[0]),
+        input_size=list(batches[0][0].shape[-2:]))
     results['floor_time'] = timed(floor)
     results['analysis_time'] = timed(analysis)
     results['analysis_floor_ratio'] = results['analysis_time'] / results['floor_time']
@@ -128,17 +131,21 @@ def main() -> None:
     inputs, samples = batches[0]
 
     def train_step(net, optimizer):
+
         def step():
             total, _ = net.parse_losses(net.loss(inputs, samples))
             optimizer.zero_grad()
             total.backward()
             optimizer.step()
+
         return step
 
     def infer_step(net):
+
         def step():
             with torch.no_grad():
                 net._forward(inputs)
+
         return step
 
     for name, net in (('mt', baseline), ('dtme', expanded)):
@@ -155,11 +162,11 @@ def main() -> None:
         results[f'{kind}_flop_ratio'] = results[f'dtme_{kind}_flops'] / results[f'mt_{kind}_flops']
     analysis_memory = peak_memory(analysis)
     results['analysis_memory'] = analysis_memory
-    results['analysis_mem_ratio'] = (analysis_memory / results['mt_train_memory']
-                                     if analysis_memory is not None else None)
+    results['analysis_mem_ratio'] = (
+        analysis_memory / results['mt_train_memory'] if analysis_memory is not None else None)
     results['tm_layers'], results['te_layers'] = plan.tm_layers, plan.te_layers
-    results['dtme_extra_params'] = sum(p.numel() for p in expanded.parameters()) - sum(
-        p.numel() for p in baseline.parameters())
+    results['dtme_extra_params'] = sum(p.numel() for p in expanded.parameters()) - sum(p.numel()
+                                                                                       for p in baseline.parameters())
     results['mt_params'] = sum(p.numel() for p in baseline.parameters())
 
     print(f'device: {results["device"]}; {len(batches)} batches of {results["batch_size"]} at '

@@ -11,23 +11,24 @@ from mmdtme.datasets import synthetic
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Render seeded synthetic indoor scenes in the NYUD-MT layout '
-                                                 '(images, segmentation, depth, normals, edge, gt_sets).')
+                                     '(images, segmentation, depth, normals, edge, gt_sets).')
     parser.add_argument('--out', default='data/synthetic', help='output directory (default: %(default)s)')
     parser.add_argument('--num-train', type=int, default=400, help='training scenes (default: %(default)s)')
     parser.add_argument('--num-val', type=int, default=100, help='validation scenes (default: %(default)s)')
     parser.add_argument('--height', type=int, default=96, help='image height in pixels (default: %(default)s)')
     parser.add_argument('--width', type=int, default=128, help='image width in pixels (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0, help='base seed (default: %(default)s)')
-    parser.add_argument('--force', action='store_true',
-                        help='replace an existing output directory with other parameters or foreign content')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='replace an existing output directory with other parameters or foreign content')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    params = dict(num_train=args.num_train, num_val=args.num_val, height=args.height, width=args.width,
-                  seed=args.seed)
+    params = dict(num_train=args.num_train, num_val=args.num_val, height=args.height, width=args.width, seed=args.seed)
     already_there = synthetic.dataset_is_complete(args.out, **params)
     try:
         root = synthetic.generate_dataset(args.out, progress=not args.no_progress, force=args.force, **params)

@@ -21,8 +21,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', help='also write the metrics to this JSON file')
-    parser.add_argument('--show-dir', help='write a colour panel per sample (image | GT and prediction per task) '
-                        'to this folder')
+    parser.add_argument(
+        '--show-dir', help='write a colour panel per sample (image | GT and prediction per task) '
+        'to this folder')
     parser.add_argument('--show-interval', type=int, default=1, help='with --show-dir: draw every N-th batch')
     parser.add_argument('--amp', action='store_true', default=False, help='test with mixed precision')
     add_runtime_arguments(parser)

@@ -12,7 +12,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
         help='resume from the given checkpoint, or from the latest one in the work dir if none is given')
     parser.add_argument('--amp', action='store_true', default=False, help='enable automatic mixed precision')
     add_runtime_arguments(parser)

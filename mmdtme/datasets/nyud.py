@@ -6,12 +6,11 @@ from mmengine.dataset import BaseDataset
 from mmdtme.registry import DATASETS
 from .layout_errors import check_root_and_split, layout_message
 
-NYUD40_CLASSES = (
-    'wall', 'floor', 'cabinet', 'bed', 'chair', 'sofa', 'table', 'door', 'window', 'bookshelf', 'picture',
-    'counter', 'blinds', 'desk', 'shelves', 'curtain', 'dresser', 'pillow', 'mirror', 'floor mat', 'clothes',
-    'ceiling', 'books', 'refrigerator', 'television', 'paper', 'towel', 'shower curtain', 'box', 'whiteboard',
-    'person', 'night stand', 'toilet', 'sink', 'lamp', 'bathtub', 'bag', 'otherstructure', 'otherfurniture',
-    'otherprop')
+NYUD40_CLASSES = ('wall', 'floor', 'cabinet', 'bed', 'chair', 'sofa', 'table', 'door', 'window', 'bookshelf', 'picture',
+                  'counter', 'blinds', 'desk', 'shelves', 'curtain', 'dresser', 'pillow', 'mirror', 'floor mat',
+                  'clothes', 'ceiling', 'books', 'refrigerator', 'television', 'paper', 'towel', 'shower curtain',
+                  'box', 'whiteboard', 'person', 'night stand', 'toilet', 'sink', 'lamp', 'bathtub', 'bag',
+                  'otherstructure', 'otherfurniture', 'otherprop')
 
 LAYOUT = """\
     data_root/
@@ -41,11 +40,14 @@ class NYUDMultiTaskDataset(BaseDataset):
     """
 
     METAINFO = dict(classes=NYUD40_CLASSES, tasks=('semseg', 'depth', 'normals', 'edge'))
-    TASK_FILES = dict(semseg=('segmentation', '.png'), depth=('depth', '.npy'), normals=('normals', '.png'),
-                      edge=('edge', '.png'))
+    TASK_FILES = dict(
+        semseg=('segmentation', '.png'), depth=('depth', '.npy'), normals=('normals', '.png'), edge=('edge', '.png'))
     IMAGE_FILES = ('images', '.png')
 
-    def __init__(self, data_root: str, split: str = 'train', tasks: Sequence[str] = METAINFO['tasks'],
+    def __init__(self,
+                 data_root: str,
+                 split: str = 'train',
+                 tasks: Sequence[str] = METAINFO['tasks'],
                  **kwargs) -> None:
         unknown = [task for task in tasks if task not in self.TASK_FILES]
         if unknown:
@@ -73,8 +75,10 @@ class NYUDMultiTaskDataset(BaseDataset):
                     missing.append(info[key])
             data_list.append(info)
         if missing:
-            raise FileNotFoundError(layout_message(
-                self, f'{len(missing)} file(s) listed by {self.ann_file!r} are missing, e.g. {missing[:3]}', LAYOUT))
+            raise FileNotFoundError(
+                layout_message(self,
+                               f'{len(missing)} file(s) listed by {self.ann_file!r} are missing, e.g. {missing[:3]}',
+                               LAYOUT))
         return data_list
 
 

@@ -43,18 +43,31 @@ class PascalContextMultiTaskDataset(BaseDataset):
         **kwargs: Passed to mmengine's ``BaseDataset`` (``pipeline``, ``test_mode``, ``indices``...).
     """
 
-    METAINFO = dict(classes=PASCAL_CONTEXT_CLASSES, human_parts_classes=HUMAN_PART_CLASSES,
-                    tasks=('semseg', 'human_parts', 'saliency', 'normals', 'edge'))
-    TASK_FILES = dict(semseg=('semseg/pascal-context', '.png'), human_parts=('human_parts', '.mat'),
-                      saliency=('sal_distill', '.png'), normals=('normals_distill', '.png'),
-                      edge=('pascal-context/trainval', '.mat'))
-    ANN_FORMATS = dict(semseg='pascal_semseg', human_parts='pascal_human_parts', saliency='pascal_saliency',
-                       normals='pascal_normals', edge='pascal_context_edge')
+    METAINFO = dict(
+        classes=PASCAL_CONTEXT_CLASSES,
+        human_parts_classes=HUMAN_PART_CLASSES,
+        tasks=('semseg', 'human_parts', 'saliency', 'normals', 'edge'))
+    TASK_FILES = dict(
+        semseg=('semseg/pascal-context', '.png'),
+        human_parts=('human_parts', '.mat'),
+        saliency=('sal_distill', '.png'),
+        normals=('normals_distill', '.png'),
+        edge=('pascal-context/trainval', '.mat'))
+    ANN_FORMATS = dict(
+        semseg='pascal_semseg',
+        human_parts='pascal_human_parts',
+        saliency='pascal_saliency',
+        normals='pascal_normals',
+        edge='pascal_context_edge')
     IMAGE_FILES = ('JPEGImages', '.jpg')
     VOC12_SEMSEG = 'semseg/VOC12'
 
-    def __init__(self, data_root: str, split: str = 'train', tasks: Sequence[str] = METAINFO['tasks'],
-                 mask_normals: bool = True, **kwargs) -> None:
+    def __init__(self,
+                 data_root: str,
+                 split: str = 'train',
+                 tasks: Sequence[str] = METAINFO['tasks'],
+                 mask_normals: bool = True,
+                 **kwargs) -> None:
         unknown = [task for task in tasks if task not in self.TASK_FILES]
         if unknown:
             raise ValueError(f'{type(self).__name__} has no ground truth for tasks {unknown}; '
@@ -100,8 +113,9 @@ class PascalContextMultiTaskDataset(BaseDataset):
             missing.extend(path for path in dict.fromkeys(needed) if not osp.isfile(path))
             data_list.append(info)
         if missing:
-            raise FileNotFoundError(self._missing_message(
-                f'{len(missing)} file(s) listed by {self.ann_file!r} are missing, e.g. {missing[:3]}'))
+            raise FileNotFoundError(
+                self._missing_message(
+                    f'{len(missing)} file(s) listed by {self.ann_file!r} are missing, e.g. {missing[:3]}'))
         return data_list
 
 

@@ -95,11 +95,20 @@ class TaskonomyMultiTaskDataset(BaseDataset):
 
     METAINFO = dict(tasks=TASKONOMY_TASKS)
 
-    def __init__(self, data_root: str, split: str = 'train', partition: str = 'tiny',
-                 tasks: Sequence[str] = TASKONOMY_TASKS, buildings: Optional[Sequence[str]] = None,
-                 split_file: Optional[str] = None, layout: str = 'omnidata', mask_invalid: bool = True,
-                 skip_incomplete: bool = False, max_samples: Optional[int] = None, subset: Optional[float] = None,
-                 seed: int = 0, **kwargs) -> None:
+    def __init__(self,
+                 data_root: str,
+                 split: str = 'train',
+                 partition: str = 'tiny',
+                 tasks: Sequence[str] = TASKONOMY_TASKS,
+                 buildings: Optional[Sequence[str]] = None,
+                 split_file: Optional[str] = None,
+                 layout: str = 'omnidata',
+                 mask_invalid: bool = True,
+                 skip_incomplete: bool = False,
+                 max_samples: Optional[int] = None,
+                 subset: Optional[float] = None,
+                 seed: int = 0,
+                 **kwargs) -> None:
         unknown = [task for task in tasks if task not in TASKONOMY_TASKS]
         if unknown:
             raise ValueError(f'{type(self).__name__} has no ground truth for tasks {unknown}; it provides '
@@ -135,8 +144,8 @@ class TaskonomyMultiTaskDataset(BaseDataset):
                 "wrong; drop the flip or the 'normal' task")
 
     def _message(self, what: str) -> str:
-        return layout_message(self, what, LAYOUT.format(partition='<partition>', template=self.template),
-                              hint=', or set `layout`')
+        return layout_message(
+            self, what, LAYOUT.format(partition='<partition>', template=self.template), hint=', or set `layout`')
 
     def _folder(self, task: str, building: str) -> str:
         return osp.join(self.data_root, self.template.format(task=task, building=building))
@@ -145,9 +154,10 @@ class TaskonomyMultiTaskDataset(BaseDataset):
         """Buildings of ``self.splits`` in the split file, in file order."""
         path = self.split_file if osp.isabs(self.split_file) else osp.join(self.data_root, self.split_file)
         if not osp.isfile(path):
-            raise FileNotFoundError(self._message(
-                f'split file {path!r} does not exist (it comes from splits_taskonomy.zip of StanfordVL/taskonomy; '
-                'or pass buildings=[...])'))
+            raise FileNotFoundError(
+                self._message(
+                    f'split file {path!r} does not exist (it comes from splits_taskonomy.zip of StanfordVL/taskonomy; '
+                    'or pass buildings=[...])'))
         buildings = []
         with open(path, newline='') as f:
             for line, row in enumerate(csv.reader(f), start=1):
@@ -195,8 +205,9 @@ class TaskonomyMultiTaskDataset(BaseDataset):
             if not absent:
                 samples.append(dict(name=f'{building}/{view_name}', building=building, view=view_name))
         if missing:
-            self._skip_or_raise(f'building {building!r}: {len(missing)} task file(s) of its views are missing, e.g. '
-                                f'{missing[:3]}', skipped)
+            self._skip_or_raise(
+                f'building {building!r}: {len(missing)} task file(s) of its views are missing, e.g. '
+                f'{missing[:3]}', skipped)
         return samples
 
     def _draw(self, count: int) -> Optional[np.ndarray]:
@@ -215,8 +226,11 @@ class TaskonomyMultiTaskDataset(BaseDataset):
         and 12 paths each would hold ~0.5 GB per dataset copy."""
         info = super().get_data_info(idx)
         building, view = info['building'], info['view']
-        info.update(tasks=self.tasks, seg_fields=[], ann_formats=dict(self.ann_formats),
-                    img_path=osp.join(self._folder('rgb', building), f'{view}_domain_rgb.png'))
+        info.update(
+            tasks=self.tasks,
+            seg_fields=[],
+            ann_formats=dict(self.ann_formats),
+            img_path=osp.join(self._folder('rgb', building), f'{view}_domain_rgb.png'))
         for task in self.tasks:
             info[f'{task}_path'] = osp.join(self._folder(task, building), f'{view}_domain_{task}.png')
         return info
@@ -228,8 +242,10 @@ class TaskonomyMultiTaskDataset(BaseDataset):
         skipped: List[str] = []
         data_list = [info for building in buildings for info in self._building_samples(building, skipped)]
         if skipped:
-            print_log(f'{type(self).__name__}: skipped incomplete data ({len(skipped)}):\n  ' + '\n  '.join(skipped),
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'{type(self).__name__}: skipped incomplete data ({len(skipped)}):\n  ' + '\n  '.join(skipped),
+                logger='current',
+                level=logging.WARNING)
         if not data_list:
             raise ValueError(self._message(f'no sample found in buildings {buildings}'))
         keep = self._draw(len(data_list))

@@ -30,9 +30,8 @@ from .task_copies import TaskBatched, TaskLayerNorm, TaskLinear, check_copyable,
 __all__ = [
     'AnalysisSettings', 'analyze', 'accumulate_covariance', 'accumulate_conflicts', 'CovarianceAccumulator',
     'TokenSpaces', 'split_token_space', 'pairwise_products', 'task_pairs', 'ConflictAccumulator', 'task_gradients',
-    'own_stream_gradients', 'select_layers', 'num_selected', 'MODES', 'VARIANTS', 'Plan', 'PLAN_VERSION',
-    'MODULATORS', 'TokenModulation', 'BNTokenModulation', 'TokenExpansion', 'stack_task_streams',
-    'unstack_task_streams', 'GRANULARITIES', 'ReconAccumulator', 'ReconResult', 'conflict_units',
-    'copied_parameter_count', 'measure_conflicts', 'select_top_k', 'unit_grams', 'TaskBatched', 'TaskLayerNorm',
-    'TaskLinear', 'check_copyable', 'make_task_specific'
+    'own_stream_gradients', 'select_layers', 'num_selected', 'MODES', 'VARIANTS', 'Plan', 'PLAN_VERSION', 'MODULATORS',
+    'TokenModulation', 'BNTokenModulation', 'TokenExpansion', 'stack_task_streams', 'unstack_task_streams',
+    'GRANULARITIES', 'ReconAccumulator', 'ReconResult', 'conflict_units', 'copied_parameter_count', 'measure_conflicts',
+    'select_top_k', 'unit_grams', 'TaskBatched', 'TaskLayerNorm', 'TaskLinear', 'check_copyable', 'make_task_specific'
 ]

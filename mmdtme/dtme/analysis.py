@@ -50,7 +50,10 @@ def _identity(iterable: Iterable) -> Iterable:
 
 
 @torch.no_grad()
-def accumulate_covariance(batches: Iterable, block_outputs: BlockOutputsFn, num_layers: int, channels: int,
+def accumulate_covariance(batches: Iterable,
+                          block_outputs: BlockOutputsFn,
+                          num_layers: int,
+                          channels: int,
                           reduce: Optional[ReduceFn] = None,
                           progress: Callable[[Iterable], Iterable] = _identity) -> CovarianceAccumulator:
     """First pass: the uncentered token covariance of every block over ``batches``, summed over processes."""
@@ -66,8 +69,11 @@ def accumulate_covariance(batches: Iterable, block_outputs: BlockOutputsFn, num_
     return accumulator
 
 
-def accumulate_conflicts(batches: Iterable, task_losses: TaskLossesFn, tasks: Sequence[str],
-                         spaces: Sequence[TokenSpaces], reduce: Optional[ReduceFn] = None,
+def accumulate_conflicts(batches: Iterable,
+                         task_losses: TaskLossesFn,
+                         tasks: Sequence[str],
+                         spaces: Sequence[TokenSpaces],
+                         reduce: Optional[ReduceFn] = None,
                          progress: Callable[[Iterable], Iterable] = _identity,
                          batch_size: Optional[Callable[[object], int]] = None) -> ConflictAccumulator:
     """Second pass: range / null conflicts of every block's token gradients over ``batches``.
@@ -92,9 +98,15 @@ def accumulate_conflicts(batches: Iterable, task_losses: TaskLossesFn, tasks: Se
     return accumulator
 
 
-def analyze(batches: Iterable, block_outputs: BlockOutputsFn, task_losses: TaskLossesFn, tasks: Sequence[str],
-            num_layers: int, channels: int, settings: AnalysisSettings = AnalysisSettings(),
-            reduce: Optional[ReduceFn] = None, progress: Callable[[Iterable], Iterable] = _identity) -> Plan:
+def analyze(batches: Iterable,
+            block_outputs: BlockOutputsFn,
+            task_losses: TaskLossesFn,
+            tasks: Sequence[str],
+            num_layers: int,
+            channels: int,
+            settings: AnalysisSettings = AnalysisSettings(),
+            reduce: Optional[ReduceFn] = None,
+            progress: Callable[[Iterable], Iterable] = _identity) -> Plan:
     """Run both passes over ``batches`` (iterated twice) and return the plan.
 
     Args:
@@ -118,9 +130,19 @@ def analyze(batches: Iterable, block_outputs: BlockOutputsFn, task_losses: TaskL
     tm_layers, te_layers = select_layers(scores['range_conflict'], scores['null_conflict'], settings.ratio,
                                          settings.mode, settings.variant, settings.seed)
     return Plan(
-        tasks=list(tasks), num_layers=num_layers, channels=channels, tm_layers=tm_layers, te_layers=te_layers,
-        num_tokens=settings.num_tokens, ks=[space.k for space in spaces],
+        tasks=list(tasks),
+        num_layers=num_layers,
+        channels=channels,
+        tm_layers=tm_layers,
+        te_layers=te_layers,
+        num_tokens=settings.num_tokens,
+        ks=[space.k for space in spaces],
         eigenvalues=[space.eigenvalues[:NUM_EIGENVALUES_KEPT].tolist() for space in spaces],
-        eigenvalue_totals=[float(space.eigenvalues.sum()) for space in spaces], mode=settings.mode,
-        variant=settings.variant, ratio=settings.ratio, range_variance=settings.range_variance, seed=settings.seed,
-        modulator=settings.modulator, **scores).validate()
+        eigenvalue_totals=[float(space.eigenvalues.sum()) for space in spaces],
+        mode=settings.mode,
+        variant=settings.variant,
+        ratio=settings.ratio,
+        range_variance=settings.range_variance,
+        seed=settings.seed,
+        modulator=settings.modulator,
+        **scores).validate()

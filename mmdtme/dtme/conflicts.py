@@ -20,8 +20,9 @@ def task_pairs(num_tasks: int) -> Tensor:
     return torch.triu_indices(num_tasks, num_tasks, offset=1)
 
 
-def pairwise_products(grads: Tensor, range_basis: Tensor, compute_dtype: torch.dtype = torch.float64
-                      ) -> Dict[str, Tensor]:
+def pairwise_products(grads: Tensor,
+                      range_basis: Tensor,
+                      compute_dtype: torch.dtype = torch.float64) -> Dict[str, Tensor]:
     """Per-token inner products of every task pair, in full, in the range space and in the null space.
 
     Each task is projected once (c_t = g_t U_r); the pairwise products come from Gram matrices over the task
@@ -60,8 +61,7 @@ def pairwise_products(grads: Tensor, range_basis: Tensor, compute_dtype: torch.d
     else:
         null = full - range_
         null_sqnorm = (full_gram[diag, diag] - range_sqnorm).clamp_min(0.0)
-    return dict(full=full, range=range_, null=null, range_sqnorm=range_sqnorm, null_sqnorm=null_sqnorm,
-                pairs=pairs)
+    return dict(full=full, range=range_, null=null, range_sqnorm=range_sqnorm, null_sqnorm=null_sqnorm, pairs=pairs)
 
 
 def _cosine(products: Tensor, sqnorms: Tensor, pairs: Tensor) -> Tensor:
@@ -84,7 +84,10 @@ class ConflictAccumulator:
         compute_dtype: Dtype of the per-token products, see :func:`pairwise_products`. Default: float64.
     """
 
-    def __init__(self, num_layers: int, num_tasks: int, device: Optional[Union[str, torch.device]] = None,
+    def __init__(self,
+                 num_layers: int,
+                 num_tasks: int,
+                 device: Optional[Union[str, torch.device]] = None,
                  compute_dtype: torch.dtype = torch.float64) -> None:
         if num_layers < 1:
             raise ValueError(f'num_layers must be >= 1, got {num_layers}')
@@ -125,7 +128,7 @@ class ConflictAccumulator:
         null_cos = _cosine(out['null'], out['null_sqnorm'], pairs)
         B, N = grads.shape[1:3]
         batch = torch.stack([
-            range_cos.new_full((range_cos.shape[0],), B * N),  # (P,)
+            range_cos.new_full((range_cos.shape[0], ), B * N),  # (P,)
             (out['range'] < 0).sum(dim=(1, 2)).to(range_cos.dtype),
             (out['null'] < 0).sum(dim=(1, 2)).to(range_cos.dtype),
             range_cos.sum(dim=(1, 2)),
@@ -174,8 +177,9 @@ class ConflictAccumulator:
         return self._scores(self.stats[0], self.stats)
 
 
-def task_gradients(losses: Sequence[Tensor], block_outputs: Sequence[Tensor], retain_graph: bool = True
-                   ) -> List[Tensor]:
+def task_gradients(losses: Sequence[Tensor],
+                   block_outputs: Sequence[Tensor],
+                   retain_graph: bool = True) -> List[Tensor]:
     """∂L_t/∂X_l for every task t and layer l, with one ``torch.autograd.grad`` call per task.
 
     Args:
@@ -202,8 +206,12 @@ def task_gradients(losses: Sequence[Tensor], block_outputs: Sequence[Tensor], re
                              'and keep the block outputs themselves (not detached copies)')
     grads = None  # L tensors (T, B, N, C), filled one task at a time so at most one task's tuple is extra
     for t, loss in enumerate(losses):
-        task_grads = torch.autograd.grad(loss, list(block_outputs), retain_graph=retain_graph or t < T - 1,
-                                         allow_unused=True, materialize_grads=True)
+        task_grads = torch.autograd.grad(
+            loss,
+            list(block_outputs),
+            retain_graph=retain_graph or t < T - 1,
+            allow_unused=True,
+            materialize_grads=True)
         if grads is None:
             grads = [grad.new_empty((T, *grad.shape)) for grad in task_grads]
         for layer, grad in enumerate(task_grads):

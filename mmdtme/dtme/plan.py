@@ -146,8 +146,7 @@ class Plan:
             problems.append(f'copied_modules {bad} name blocks out of range for {self.num_layers} layers')
         if len(set(paths)) != len(paths):
             problems.append(f'copied_modules has duplicates: {paths}')
-        nested = sorted({inner for inner in well_formed for outer in well_formed
-                         if inner.startswith(outer + '.')})
+        nested = sorted({inner for inner in well_formed for outer in well_formed if inner.startswith(outer + '.')})
         if nested:
             problems.append(f'copied_modules {nested} lie inside other copied modules; list the outer one only')
         return problems
@@ -162,8 +161,8 @@ class Plan:
         if channels != self.channels:
             differences.append(f'channels {self.channels} in the plan vs {channels} in the model')
         if differences:
-            raise ValueError('the DTME plan does not fit this model: ' + '; '.join(differences)
-                             + '. Use the plan (or checkpoint) made for this model, or re-run the analysis')
+            raise ValueError('the DTME plan does not fit this model: ' + '; '.join(differences) +
+                             '. Use the plan (or checkpoint) made for this model, or re-run the analysis')
 
     def to_dict(self) -> Dict[str, Any]:
         """A plain dict of JSON types (a deep copy)."""

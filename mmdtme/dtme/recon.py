@@ -86,8 +86,10 @@ def unit_grams(losses: Sequence[Tensor], params: Sequence[Sequence[Tensor]]) -> 
             raise ValueError(f'loss {t} must be a scalar in the autograd graph, got shape {tuple(loss.shape)} '
                              f'with requires_grad={loss.requires_grad}')
     flat = [param for unit in params for param in unit]
-    per_task = [torch.autograd.grad(loss, flat, retain_graph=t < T - 1, allow_unused=True, materialize_grads=True)
-                for t, loss in enumerate(losses)]
+    per_task = [
+        torch.autograd.grad(loss, flat, retain_graph=t < T - 1, allow_unused=True, materialize_grads=True)
+        for t, loss in enumerate(losses)
+    ]
     grams, start = [], 0
     for unit in params:
         gram = None
@@ -156,7 +158,11 @@ class ReconAccumulator:
         scores = self.stats[1].sum(dim=1)  # (U,)
         P = self.stats.shape[2]
         return ReconResult(
-            tasks=list(tasks), units=list(units), threshold=self.threshold, k=k, num_batches=int(batches),
+            tasks=list(tasks),
+            units=list(units),
+            threshold=self.threshold,
+            k=k,
+            num_batches=int(batches),
             scores=[int(round(score)) for score in scores.tolist()],
             conflict_rate=(scores / (batches * P)).tolist(),
             mean_cosine=(self.stats[2].sum(dim=1) / (batches * P)).tolist(),
@@ -209,17 +215,25 @@ class ReconResult:
         """A plain-text table: one row per unit with its score, rate, mean cosine and whether it is copied."""
         chosen = set(self.selected)
         width = max(len('unit'), *(len(unit) for unit in self.units))
-        lines = [f'Recon: S={self.threshold}, k={self.k}, {self.num_batches} batches, tasks {", ".join(self.tasks)}',
-                 f'{"unit":>{width}} {"score":>7} {"rate":>6} {"cos":>7} copy']
+        lines = [
+            f'Recon: S={self.threshold}, k={self.k}, {self.num_batches} batches, tasks {", ".join(self.tasks)}',
+            f'{"unit":>{width}} {"score":>7} {"rate":>6} {"cos":>7} copy'
+        ]
         for unit, score, rate, cosine in zip(self.units, self.scores, self.conflict_rate, self.mean_cosine):
-            lines.append(f'{unit:>{width}} {score:>7d} {rate:>6.3f} {cosine:>7.3f} {"x" if unit in chosen else ""}'
-                         .rstrip())
+            lines.append(
+                f'{unit:>{width}} {score:>7d} {rate:>6.3f} {cosine:>7.3f} {"x" if unit in chosen else ""}'.rstrip())
         return '\n'.join(lines)
 
 
-def measure_conflicts(batches: Iterable, task_losses: TaskLossesFn, tasks: Sequence[str], blocks: nn.Module,
-                      granularity: str = 'block', threshold: float = 0.0, k: int = 1,
-                      units: Optional[Sequence[str]] = None, reduce: Optional[ReduceFn] = None,
+def measure_conflicts(batches: Iterable,
+                      task_losses: TaskLossesFn,
+                      tasks: Sequence[str],
+                      blocks: nn.Module,
+                      granularity: str = 'block',
+                      threshold: float = 0.0,
+                      k: int = 1,
+                      units: Optional[Sequence[str]] = None,
+                      reduce: Optional[ReduceFn] = None,
                       progress: Callable[[Iterable], Iterable] = lambda batches: batches) -> ReconResult:
     """Measure S-conflict scores over ``batches`` and choose the top-k units.
 

@@ -31,8 +31,12 @@ def _check_scores(name: str, scores: Sequence[float]) -> List[float]:
     return values
 
 
-def select_layers(range_scores: Sequence[float], null_scores: Sequence[float], ratio: float = 0.5,
-                  mode: str = 'conflict', variant: str = 'tm+te', seed: int = 0) -> Tuple[List[int], List[int]]:
+def select_layers(range_scores: Sequence[float],
+                  null_scores: Sequence[float],
+                  ratio: float = 0.5,
+                  mode: str = 'conflict',
+                  variant: str = 'tm+te',
+                  seed: int = 0) -> Tuple[List[int], List[int]]:
     """Choose the TM and TE layers from per-layer range / null conflict scores.
 
     n = ⌈ratio · L⌉ layers are chosen for each mechanism:

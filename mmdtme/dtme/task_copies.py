@@ -111,8 +111,7 @@ class TaskBatched(nn.Module):
 
     def __init__(self, module: nn.Module, num_tasks: int) -> None:
         super().__init__()
-        if any(True for _ in module.buffers()) or any(
-                True for child in module.children() for _ in child.parameters()):
+        if any(True for _ in module.buffers()) or any(True for child in module.children() for _ in child.parameters()):
             raise ValueError(f'cannot make task-specific copies of {type(module).__name__}: it has buffers or '
                              'children with parameters; copy its parametrised children instead')
         self.num_tasks = num_tasks
@@ -129,7 +128,7 @@ class TaskBatched(nn.Module):
         params = dict(self.named_parameters(recurse=False))
 
         def one_copy(copy_params, stream):
-            return functional_call(template, copy_params, (stream,))
+            return functional_call(template, copy_params, (stream, ))
 
         out = vmap(one_copy, randomness='different')(params, unstack_task_streams(x, self.num_tasks))
         return out.flatten(0, 1)
@@ -166,7 +165,7 @@ def check_copyable(root: nn.Module, path: str) -> nn.Module:
     for name, module in target.named_modules():
         if any(True for _ in module.parameters(recurse=False)) and not isinstance(module, (nn.Linear, nn.LayerNorm)):
             if any(True for _ in module.buffers()) or any(True for child in module.children()
-                                                            for _ in child.parameters()):
+                                                          for _ in child.parameters()):
                 raise ValueError(f'cannot make task-specific copies of {path!r}: its module {name or path!r} '
                                  f'({type(module).__name__}) has buffers or children with parameters')
     return target
@@ -185,8 +184,9 @@ def make_task_specific(root: nn.Module, path: str, num_tasks: int) -> List[nn.Pa
         num_tasks: Number of task streams T.
     """
     target = check_copyable(root, path)
-    parametrised = [name for name, module in target.named_modules()
-                    if any(True for _ in module.parameters(recurse=False))]
+    parametrised = [
+        name for name, module in target.named_modules() if any(True for _ in module.parameters(recurse=False))
+    ]
     new_params = []
     # Deepest first, so a parametrised module's children are replaced before the module itself is inspected.
     for name in sorted(parametrised, key=lambda name: -name.count('.') if name else 1):

@@ -29,7 +29,8 @@ def default_analysis_loader_cfg(cfg) -> dict:
     return loader_cfg
 
 
-def build_analysis_batches(runner, dataloader_cfg: Optional[dict] = None,
+def build_analysis_batches(runner,
+                           dataloader_cfg: Optional[dict] = None,
                            max_batches: Optional[int] = None) -> 'LimitedLoader':
     """The analysis set: ``dataloader_cfg``, or the training set with the validation pipeline, unshuffled."""
     if dataloader_cfg is not None:

@@ -47,8 +47,11 @@ def _is_eval_record(record: dict) -> bool:
 
 
 def _only_metrics(record: dict) -> Dict[str, float]:
-    return {key: float(value) for key, value in record.items() if ('/' in key or key == 'delta_m')
-            and isinstance(value, (int, float)) and not key.startswith('conflicts/')}
+    return {
+        key: float(value)
+        for key, value in record.items()
+        if ('/' in key or key == 'delta_m') and isinstance(value, (int, float)) and not key.startswith('conflicts/')
+    }
 
 
 def _read_json_metrics(path: str) -> Dict[str, float]:

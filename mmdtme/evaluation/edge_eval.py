@@ -182,8 +182,8 @@ def _disk_offsets(radius: float) -> np.ndarray:
     """Integer (dy, dx) with dy² + dx² <= radius², nearest first."""
     r = int(np.floor(radius))
     dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
-    inside = dy ** 2 + dx ** 2 <= radius ** 2
-    order = np.argsort((dy ** 2 + dx ** 2)[inside], kind='stable')
+    inside = dy**2 + dx**2 <= radius**2
+    order = np.argsort((dy**2 + dx**2)[inside], kind='stable')
     return np.stack([dy[inside][order], dx[inside][order]], 1)
 
 
@@ -301,12 +301,16 @@ def _fast_counts(score: np.ndarray, boundary: np.ndarray, thresholds: np.ndarray
     # Neither count can exceed a one-to-one matching's size, which neither can exceed: use the smaller for both
     # (an upper bound of the matching; without it a gap in a predicted curve is bridged by the tolerance).
     count = np.minimum(count_above(best), count_above(score[near & (score > -np.inf)]))
-    return dict(cntR=count, sumR=np.full(K, gt_pixels.size, np.int64), cntP=count.copy(),
-                sumP=count_above(valid_scores))
+    return dict(
+        cntR=count, sumR=np.full(K, gt_pixels.size, np.int64), cntP=count.copy(), sumP=count_above(valid_scores))
 
 
-def edge_eval_stats(prob, gt, thresholds: Union[int, Sequence[float], np.ndarray, None] = None,
-                    max_dist: float = NYUD_MAX_DIST, mode: str = 'exact', ignore_index: Optional[int] = 255,
+def edge_eval_stats(prob,
+                    gt,
+                    thresholds: Union[int, Sequence[float], np.ndarray, None] = None,
+                    max_dist: float = NYUD_MAX_DIST,
+                    mode: str = 'exact',
+                    ignore_index: Optional[int] = 255,
                     gt_mode: str = 'seism') -> Dict[str, np.ndarray]:
     """Per-threshold boundary counts of one image, to be summed over a dataset.
 
@@ -386,12 +390,19 @@ def edge_eval_summary(stats: Sequence[Mapping[str, np.ndarray]],
         grid = np.linspace(0.0, 1.0, 101)
         grid = grid[(grid >= recall_levels[0]) & (grid <= recall_levels[-1])]
         ap = float(np.interp(grid, recall_levels, precision[first]).sum() / 100.0)
-    return dict(odsF=100.0 * float(f_measure[ods]), odsP=100.0 * float(precision[ods]),
-                odsR=100.0 * float(recall[ods]), oisF=100.0 * float(ois_f), oisP=100.0 * float(ois_p),
-                oisR=100.0 * float(ois_r), AP=100.0 * ap, threshold=float(thresholds[ods]))
+    return dict(
+        odsF=100.0 * float(f_measure[ods]),
+        odsP=100.0 * float(precision[ods]),
+        odsR=100.0 * float(recall[ods]),
+        oisF=100.0 * float(ois_f),
+        oisP=100.0 * float(ois_p),
+        oisR=100.0 * float(ois_r),
+        AP=100.0 * ap,
+        threshold=float(thresholds[ods]))
 
 
-def load_edge_pngs(paths: Tuple[str, str], gt_format: str = 'binary',
+def load_edge_pngs(paths: Tuple[str, str],
+                   gt_format: str = 'binary',
                    ignore_index: Optional[int] = 255) -> Tuple[np.ndarray, np.ndarray]:
     """Read a (prediction PNG, GT PNG) pair as (probabilities, {0, 1, ignore} labels).
 
@@ -435,9 +446,14 @@ def _evaluate_one(sample, load_fn: Optional[Callable], **kwargs) -> Dict[str, np
     return edge_eval_stats(prob, gt, **kwargs)
 
 
-def evaluate_edges(samples: Sequence, thresholds: Union[int, Sequence[float], np.ndarray, None] = None,
-                   max_dist: float = NYUD_MAX_DIST, mode: str = 'exact', ignore_index: Optional[int] = 255,
-                   gt_mode: str = 'seism', load_fn: Optional[Callable] = None, workers: int = 1,
+def evaluate_edges(samples: Sequence,
+                   thresholds: Union[int, Sequence[float], np.ndarray, None] = None,
+                   max_dist: float = NYUD_MAX_DIST,
+                   mode: str = 'exact',
+                   ignore_index: Optional[int] = 255,
+                   gt_mode: str = 'seism',
+                   load_fn: Optional[Callable] = None,
+                   workers: int = 1,
                    progress: bool = True) -> List[Dict[str, np.ndarray]]:
     """:func:`edge_eval_stats` of many images, in ``workers`` processes, with a progress bar (tqdm).
 
@@ -454,8 +470,14 @@ def evaluate_edges(samples: Sequence, thresholds: Union[int, Sequence[float], np
     """
     if workers < 1:
         raise ValueError(f'workers must be >= 1, got {workers}')
-    work = partial(_evaluate_one, load_fn=load_fn, thresholds=make_thresholds(thresholds), max_dist=max_dist,
-                   mode=mode, ignore_index=ignore_index, gt_mode=gt_mode)
+    work = partial(
+        _evaluate_one,
+        load_fn=load_fn,
+        thresholds=make_thresholds(thresholds),
+        max_dist=max_dist,
+        mode=mode,
+        ignore_index=ignore_index,
+        gt_mode=gt_mode)
     bar = None
     if progress:
         try:

@@ -14,12 +14,14 @@ NORMAL_ANGLE_BIN = 0.05  # degrees; resolution of the median angular error
 NORMAL_THRESHOLDS = (11.25, 22.5, 30.0)
 
 
-def confusion_matrix(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
+def confusion_matrix(pred: torch.Tensor,
+                     label: torch.Tensor,
+                     num_classes: int,
                      ignore_index: int = 255) -> torch.Tensor:
     """``num_classes``² matrix counting (label, prediction) pairs over the labelled pixels."""
     valid = label != ignore_index
     index = label[valid].long() * num_classes + pred[valid].long()
-    return torch.bincount(index, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    return torch.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
 def miou_summary(confusion: np.ndarray) -> Dict[str, float]:
@@ -29,23 +31,29 @@ def miou_summary(confusion: np.ndarray) -> Dict[str, float]:
     union = confusion.sum(0) + confusion.sum(1) - intersection
     present = union > 0
     iou = intersection[present] / union[present]
-    return dict(mIoU=100.0 * float(iou.mean()) if present.any() else float('nan'),
-                aAcc=100.0 * float(intersection.sum() / max(confusion.sum(), 1)))
+    return dict(
+        mIoU=100.0 * float(iou.mean()) if present.any() else float('nan'),
+        aAcc=100.0 * float(intersection.sum() / max(confusion.sum(), 1)))
 
 
 def depth_stats(pred: torch.Tensor, gt: torch.Tensor, invalid_value: float = 0.0) -> Dict[str, float]:
     """Sums of squared and absolute errors over the pixels with valid depth."""
     valid = gt != invalid_value
     error = (pred.float() - gt.float())[valid]
-    return dict(squared_error=float(error.pow(2).sum()), abs_error=float(error.abs().sum()),
-                abs_rel_error=float((error.abs() / gt.float()[valid]).sum()), count=int(valid.sum()))
+    return dict(
+        squared_error=float(error.pow(2).sum()),
+        abs_error=float(error.abs().sum()),
+        abs_rel_error=float((error.abs() / gt.float()[valid]).sum()),
+        count=int(valid.sum()))
 
 
 def depth_summary(stats: Dict[str, float]) -> Dict[str, float]:
     """RMSE over all valid pixels of the set (not the mean of per-image RMSEs), MAE and absolute relative error."""
     count = max(stats['count'], 1)
-    return dict(rmse=float(np.sqrt(stats['squared_error'] / count)), mae=stats['abs_error'] / count,
-                abs_rel=stats['abs_rel_error'] / count)
+    return dict(
+        rmse=float(np.sqrt(stats['squared_error'] / count)),
+        mae=stats['abs_error'] / count,
+        abs_rel=stats['abs_rel_error'] / count)
 
 
 def normal_stats(pred: torch.Tensor, gt: torch.Tensor) -> Dict[str, np.ndarray]:
@@ -70,7 +78,10 @@ def normal_summary(stats: Dict) -> Dict[str, float]:
     return summary
 
 
-def edge_pixel_stats(prob: torch.Tensor, gt: torch.Tensor, thresholds: Sequence[float], tolerance: int = 1,
+def edge_pixel_stats(prob: torch.Tensor,
+                     gt: torch.Tensor,
+                     thresholds: Sequence[float],
+                     tolerance: int = 1,
                      ignore_index: int = 255) -> Dict[str, np.ndarray]:
     """Counts for a pixel-level edge F-measure with a small spatial tolerance, at every threshold.
 
@@ -89,10 +100,11 @@ def edge_pixel_stats(prob: torch.Tensor, gt: torch.Tensor, thresholds: Sequence[
     kernel = 2 * tolerance + 1
     near_gt = F.max_pool2d(gt_edge, kernel, stride=1, padding=tolerance)
     near_pred = F.max_pool2d(pred_edge, kernel, stride=1, padding=tolerance)
-    return dict(pred=pred_edge.sum((1, 2, 3)).cpu().numpy(),
-                pred_hit=(pred_edge * near_gt).sum((1, 2, 3)).cpu().numpy(),
-                gt=np.full(len(thresholds), float(gt_edge.sum())),
-                gt_hit=(near_pred * gt_edge).sum((1, 2, 3)).cpu().numpy())
+    return dict(
+        pred=pred_edge.sum((1, 2, 3)).cpu().numpy(),
+        pred_hit=(pred_edge * near_gt).sum((1, 2, 3)).cpu().numpy(),
+        gt=np.full(len(thresholds), float(gt_edge.sum())),
+        gt_hit=(near_pred * gt_edge).sum((1, 2, 3)).cpu().numpy())
 
 
 def edge_pixel_summary(stats: Dict[str, np.ndarray], thresholds: Sequence[float]) -> Dict[str, float]:
@@ -109,7 +121,9 @@ def edge_pixel_summary(stats: Dict[str, np.ndarray], thresholds: Sequence[float]
 SALIENCY_THRESHOLDS = tuple(round(0.05 * step, 2) for step in range(1, 20))
 
 
-def saliency_stats(prob: torch.Tensor, gt: torch.Tensor, thresholds: Sequence[float],
+def saliency_stats(prob: torch.Tensor,
+                   gt: torch.Tensor,
+                   thresholds: Sequence[float],
                    ignore_index: int = 255) -> Dict[str, np.ndarray]:
     """Per-threshold counts of a binary saliency map that add up over images.
 
@@ -131,19 +145,24 @@ def saliency_stats(prob: torch.Tensor, gt: torch.Tensor, thresholds: Sequence[fl
     # bucket and summing from the top gives every threshold's counts in one pass (T × N comparisons are slow)
     buckets = torch.bucketize(prob[valid].float(), ascending, right=True)
     num = len(thresholds) + 1
-    at_least = [torch.bincount(b, minlength=num).flip(0).cumsum(0).flip(0)[1:].double()
-                for b in (buckets, buckets[salient])]
+    at_least = [
+        torch.bincount(b, minlength=num).flip(0).cumsum(0).flip(0)[1:].double() for b in (buckets, buckets[salient])
+    ]
     pred_pos, true_pos = (torch.empty_like(counts).scatter_(0, order, counts) for counts in at_least)
     gt_pos = salient.sum().double().expand_as(true_pos)
     union = pred_pos + gt_pos - true_pos
     jaccard = torch.where(union > 0, true_pos / union.clamp(min=1), torch.ones_like(union))
     has_pixels = bool(valid.any())
-    return dict(true_pos=true_pos.cpu().numpy(), pred_pos=pred_pos.cpu().numpy(), gt_pos=gt_pos.cpu().numpy(),
-                jaccard_sum=(jaccard if has_pixels else torch.zeros_like(jaccard)).cpu().numpy(),
-                images=int(has_pixels))
+    return dict(
+        true_pos=true_pos.cpu().numpy(),
+        pred_pos=pred_pos.cpu().numpy(),
+        gt_pos=gt_pos.cpu().numpy(),
+        jaccard_sum=(jaccard if has_pixels else torch.zeros_like(jaccard)).cpu().numpy(),
+        images=int(has_pixels))
 
 
-def saliency_summary(stats: Dict[str, np.ndarray], thresholds: Sequence[float],
+def saliency_summary(stats: Dict[str, np.ndarray],
+                     thresholds: Sequence[float],
                      beta_sq: float = 0.3) -> Dict[str, float]:
     """maxF (%), mIoU (%) and maxF's threshold from :func:`saliency_stats` summed over a dataset.
 
@@ -161,8 +180,7 @@ def saliency_summary(stats: Dict[str, np.ndarray], thresholds: Sequence[float],
     f_beta = np.nan_to_num(f_beta, nan=0.0)
     best = int(np.argmax(f_beta))
     mean_iou = np.asarray(stats['jaccard_sum'], dtype=np.float64) / max(stats['images'], 1)
-    return dict(maxF=100.0 * float(f_beta[best]), mIoU=100.0 * float(mean_iou.max()),
-                threshold=float(thresholds[best]))
+    return dict(maxF=100.0 * float(f_beta[best]), mIoU=100.0 * float(mean_iou.max()), threshold=float(thresholds[best]))
 
 
 def regression_stats(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> Dict[str, float]:

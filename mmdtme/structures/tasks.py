@@ -9,13 +9,38 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 # What each metric kind reports, and whether lower is better for each number (Δm's sign; ↑ / ↓ in tables).
 METRIC_DIRECTIONS: Dict[str, Dict[str, bool]] = {
-    'miou': {'mIoU': False, 'aAcc': False},
-    'depth': {'rmse': True, 'mae': True, 'abs_rel': True},
-    'normals': {'mean': True, 'median': True, 'within_11.25': False, 'within_22.5': False, 'within_30': False},
-    'edge': {'odsF': False, 'oisF': False, 'AP': False, 'approx_odsF': False, 'approx_oisF': False,
-             'pixel_odsF': False},
-    'saliency': {'maxF': False, 'mIoU': False},
-    'regression': {'l1': True, 'rmse': True},
+    'miou': {
+        'mIoU': False,
+        'aAcc': False
+    },
+    'depth': {
+        'rmse': True,
+        'mae': True,
+        'abs_rel': True
+    },
+    'normals': {
+        'mean': True,
+        'median': True,
+        'within_11.25': False,
+        'within_22.5': False,
+        'within_30': False
+    },
+    'edge': {
+        'odsF': False,
+        'oisF': False,
+        'AP': False,
+        'approx_odsF': False,
+        'approx_oisF': False,
+        'pixel_odsF': False
+    },
+    'saliency': {
+        'maxF': False,
+        'mIoU': False
+    },
+    'regression': {
+        'l1': True,
+        'rmse': True
+    },
 }
 # The one number per metric kind that Δm averages over, as in the published tables, in order of preference: BSDS
 # odsF for edges when a run reports it, its fast approximation next, the pixel-level stand-in last.
@@ -81,13 +106,23 @@ TASK_SPECS: Dict[str, TaskSpec] = {
                  dict(type='PixelCrossEntropyLoss')),
         TaskSpec('depth', 'gt_depth_map', 'gt_depth_map', 'pred_depth_map', 1, False, 0.0, 'depth', 'identity',
                  dict(type='MaskedL1Loss', ignore_value=0.0)),
-        TaskSpec('normals', 'gt_normal_map', 'gt_normal_map', 'pred_normal_map', 3, False, 0.0, 'normals',
-                 'normalize', dict(type='NormalL1Loss')),
+        TaskSpec('normals', 'gt_normal_map', 'gt_normal_map', 'pred_normal_map', 3, False, 0.0, 'normals', 'normalize',
+                 dict(type='NormalL1Loss')),
         TaskSpec('edge', 'gt_edge_map', 'gt_edge_map', 'pred_edge_map', 1, True, 255, 'edge', 'sigmoid',
                  dict(type='BalancedBCELoss')),
         # PASCAL-Context: 6 body parts + background; images without people are all ignore (255).
-        TaskSpec('human_parts', 'gt_parts_map', 'gt_parts_map', 'pred_parts_map', 1, True, 255, 'miou', 'label',
-                 dict(type='PixelCrossEntropyLoss'), num_classes=7),
+        TaskSpec(
+            'human_parts',
+            'gt_parts_map',
+            'gt_parts_map',
+            'pred_parts_map',
+            1,
+            True,
+            255,
+            'miou',
+            'label',
+            dict(type='PixelCrossEntropyLoss'),
+            num_classes=7),
         # PASCAL-Context saliency (distilled, thresholded at 0.5): a 2-class label map.
         TaskSpec('saliency', 'gt_saliency_map', 'gt_saliency_map', 'pred_saliency_map', 1, True, 255, 'saliency',
                  'sigmoid', dict(type='BalancedBCELoss', pos_weight=None)),
@@ -95,28 +130,27 @@ TASK_SPECS: Dict[str, TaskSpec] = {
         # the file marks a pixel invalid (surface normals: the zero vector), evaluated by L1 / RMSE.
         TaskSpec('depth_euclidean', 'gt_depth_euclidean_map', 'gt_depth_euclidean_map', 'pred_depth_euclidean_map', 1,
                  False, 255.0, 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
-        TaskSpec('depth_zbuffer', 'gt_depth_zbuffer_map', 'gt_depth_zbuffer_map', 'pred_depth_zbuffer_map', 1,
-                 False, 255.0, 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
+        TaskSpec('depth_zbuffer', 'gt_depth_zbuffer_map', 'gt_depth_zbuffer_map', 'pred_depth_zbuffer_map', 1, False,
+                 255.0, 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
         TaskSpec('edge_occlusion', 'gt_edge_occlusion_map', 'gt_edge_occlusion_map', 'pred_edge_occlusion_map', 1,
                  False, 255.0, 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
-        TaskSpec('edge_texture', 'gt_edge_texture_map', 'gt_edge_texture_map', 'pred_edge_texture_map', 1,
-                 False, 255.0, 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
-        TaskSpec('keypoints2d', 'gt_keypoints2d_map', 'gt_keypoints2d_map', 'pred_keypoints2d_map', 1,
-                 False, 255.0, 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
-        TaskSpec('keypoints3d', 'gt_keypoints3d_map', 'gt_keypoints3d_map', 'pred_keypoints3d_map', 1,
-                 False, 255.0, 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
-        TaskSpec('normal', 'gt_surface_normal_map', 'gt_surface_normal_map', 'pred_surface_normal_map', 3,
-                 False, 0.0, 'regression', 'normalize', dict(type='NormalL1Loss')),
+        TaskSpec('edge_texture', 'gt_edge_texture_map', 'gt_edge_texture_map', 'pred_edge_texture_map', 1, False, 255.0,
+                 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
+        TaskSpec('keypoints2d', 'gt_keypoints2d_map', 'gt_keypoints2d_map', 'pred_keypoints2d_map', 1, False, 255.0,
+                 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
+        TaskSpec('keypoints3d', 'gt_keypoints3d_map', 'gt_keypoints3d_map', 'pred_keypoints3d_map', 1, False, 255.0,
+                 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
+        TaskSpec('normal', 'gt_surface_normal_map', 'gt_surface_normal_map', 'pred_surface_normal_map', 3, False, 0.0,
+                 'regression', 'normalize', dict(type='NormalL1Loss')),
         TaskSpec('principal_curvature', 'gt_principal_curvature_map', 'gt_principal_curvature_map',
                  'pred_principal_curvature_map', 2, False, 255.0, 'regression', 'identity',
                  dict(type='MaskedL1Loss', ignore_value=255.0)),
-        TaskSpec('reshading', 'gt_reshading_map', 'gt_reshading_map', 'pred_reshading_map', 1,
-                 False, 255.0, 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
+        TaskSpec('reshading', 'gt_reshading_map', 'gt_reshading_map', 'pred_reshading_map', 1, False, 255.0,
+                 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
         TaskSpec('segment_unsup2d', 'gt_segment_unsup2d_map', 'gt_segment_unsup2d_map', 'pred_segment_unsup2d_map', 1,
                  False, 255.0, 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
-        TaskSpec('segment_unsup25d', 'gt_segment_unsup25d_map', 'gt_segment_unsup25d_map',
-                 'pred_segment_unsup25d_map', 1, False, 255.0, 'regression', 'identity',
-                 dict(type='MaskedL1Loss', ignore_value=255.0)),
+        TaskSpec('segment_unsup25d', 'gt_segment_unsup25d_map', 'gt_segment_unsup25d_map', 'pred_segment_unsup25d_map',
+                 1, False, 255.0, 'regression', 'identity', dict(type='MaskedL1Loss', ignore_value=255.0)),
     )
 }
 
@@ -132,6 +166,9 @@ def get_task_specs(tasks: Iterable[str]) -> List[TaskSpec]:
 
 
 # Derived views of the table, for code that looks metrics up by key.
-LOWER_IS_BETTER: Dict[str, bool] = {key: lower for spec in TASK_SPECS.values()
-                                    for key, lower in spec.metric_directions.items()}
+LOWER_IS_BETTER: Dict[str, bool] = {
+    key: lower
+    for spec in TASK_SPECS.values()
+    for key, lower in spec.metric_directions.items()
+}
 MAIN_METRICS: Dict[str, Tuple[str, ...]] = {task: spec.main_metrics for task, spec in TASK_SPECS.items()}

@@ -12,8 +12,7 @@ def _history_buffer_getattr(owner: Any, name: str) -> Any:
     mmengine pickles ``HistoryBuffer._statistics_methods`` (functions such as ``HistoryBuffer.mean``) as
     ``getattr(HistoryBuffer, 'mean')``; a general ``getattr`` would let a crafted file reach arbitrary code.
     """
-    if owner is HistoryBuffer and name in ('min', 'max', 'current', 'mean') + tuple(
-            HistoryBuffer._statistics_methods):
+    if owner is HistoryBuffer and name in ('min', 'max', 'current', 'mean') + tuple(HistoryBuffer._statistics_methods):
         return getattr(owner, name)
     raise pickle.UnpicklingError(f'checkpoint asks for getattr({owner!r}, {name!r}), which mmdtme does not allow')
 
@@ -28,7 +27,9 @@ def allow_mmengine_checkpoints() -> None:
     and scalars.
     """
     numpy_core = getattr(np, '_core', None) or np.core
-    safe = [HistoryBuffer, np.ndarray, np.dtype, numpy_core.multiarray._reconstruct, numpy_core.multiarray.scalar,
-            (_history_buffer_getattr, 'builtins.getattr')]
+    safe = [
+        HistoryBuffer, np.ndarray, np.dtype, numpy_core.multiarray._reconstruct, numpy_core.multiarray.scalar,
+        (_history_buffer_getattr, 'builtins.getattr')
+    ]
     safe += [cls for cls in vars(np.dtypes).values() if isinstance(cls, type) and issubclass(cls, np.dtype)]
     torch.serialization.add_safe_globals(safe)

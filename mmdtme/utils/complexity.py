@@ -21,9 +21,8 @@ if _CPU_ATTENTION not in flop_registry:
     register_flop_formula(_CPU_ATTENTION)(
         lambda query, key, value, *args, out_shape=None, **kwargs: sdpa_flop_count(query, key, value))
 if _CPU_ATTENTION_BACKWARD not in flop_registry:
-    register_flop_formula(_CPU_ATTENTION_BACKWARD)(
-        lambda grad_out, query, key, value, *args, out_shape=None, **kwargs: sdpa_backward_flop_count(
-            grad_out, query, key, value))
+    register_flop_formula(_CPU_ATTENTION_BACKWARD)(lambda grad_out, query, key, value, *args, out_shape=None, **kwargs:
+                                                   sdpa_backward_flop_count(grad_out, query, key, value))
 
 
 def count_flops(fn: Callable[[], Any]) -> int:
@@ -54,8 +53,9 @@ def count_complexity(model: torch.nn.Module, shape: Sequence[int]) -> Dict[str, 
 def eval_input_shape(cfg) -> Tuple[int, int]:
     """(H, W) of a test image as the model of ``cfg`` sees it: the preprocessor's pad size, else ``crop_size``, else
     the backbone's ``img_size``."""
-    for candidate in (cfg.model.get('data_preprocessor', {}).get('size'), cfg.get('crop_size'),
-                      cfg.model.get('backbone', {}).get('img_size')):
+    for candidate in (cfg.model.get('data_preprocessor',
+                                    {}).get('size'), cfg.get('crop_size'), cfg.model.get('backbone',
+                                                                                         {}).get('img_size')):
         if candidate is not None:
             if isinstance(candidate, int):
                 return candidate, candidate

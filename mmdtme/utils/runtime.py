@@ -11,10 +11,11 @@ from mmengine.config import Config, DictAction
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every tool shares with mmseg's: ``--cfg-options``, ``--launcher``, ``--local_rank``."""
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override config settings, e.g. train_cfg.max_iters=100 model.backbone.pretrained=vit.pth')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
@@ -35,7 +36,9 @@ def default_run_name(config_path: str) -> str:
     return name
 
 
-def load_config(path: str, work_dir: Optional[str] = None, cfg_options: Optional[dict] = None,
+def load_config(path: str,
+                work_dir: Optional[str] = None,
+                cfg_options: Optional[dict] = None,
                 launcher: str = 'none') -> Config:
     """Read a config as mmseg's tools do: apply ``--cfg-options``, then ``--work-dir``, else the default work dir.
 
@@ -67,8 +70,8 @@ def setup_runtime(cfg: Config) -> None:
     wrapper_cfg['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper_cfg
     if cfg.launcher == 'pytorch' and not torch_dist.is_initialized():
-        torch_dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
-                                      world_size=int(os.environ['WORLD_SIZE']))
+        torch_dist.init_process_group(
+            backend='gloo', rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE']))
 
 
 def teardown_distributed() -> None:

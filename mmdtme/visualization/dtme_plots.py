@@ -25,8 +25,10 @@ def plot_eigenvalue_spectra(plan: Plan, path: str) -> str:
         axis.tick_params(labelsize=7)
     for index in range(plan.num_layers, rows * columns):
         axes[index // columns][index % columns].axis('off')
-    figure.suptitle(f'token covariance spectra (top {len(plan.eigenvalues[0])}; range space left of the dashed '
-                    f'line, tau={plan.range_variance})', fontsize=10)
+    figure.suptitle(
+        f'token covariance spectra (top {len(plan.eigenvalues[0])}; range space left of the dashed '
+        f'line, tau={plan.range_variance})',
+        fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
@@ -38,9 +40,15 @@ def plot_conflict_scores(plan: Plan, path: str) -> str:
     layers = list(range(plan.num_layers))
     figure, axis = plt.subplots(figsize=(max(5.0, 0.45 * plan.num_layers + 2), 3.2))
     width = 0.4
-    axis.bar([layer - width / 2 for layer in layers], plan.range_conflict, width, label='range conflict',
+    axis.bar([layer - width / 2 for layer in layers],
+             plan.range_conflict,
+             width,
+             label='range conflict',
              color='tab:blue')
-    axis.bar([layer + width / 2 for layer in layers], plan.null_conflict, width, label='null conflict',
+    axis.bar([layer + width / 2 for layer in layers],
+             plan.null_conflict,
+             width,
+             label='null conflict',
              color='tab:orange')
     _mark(axis, plan.tm_layers, [plan.range_conflict[layer] for layer in plan.tm_layers], -width / 2, 'TM')
     _mark(axis, plan.te_layers, [plan.null_conflict[layer] for layer in plan.te_layers], width / 2, 'TE')
@@ -64,5 +72,7 @@ def save_analysis_plots(plan: Plan, out_dir: str) -> List[str]:
     """Write ``dtme_spectra.png`` and ``dtme_conflicts.png`` for an analysed plan; returns their paths."""
     if not plan.eigenvalues or not plan.range_conflict:
         return []
-    return [plot_eigenvalue_spectra(plan, osp.join(out_dir, 'dtme_spectra.png')),
-            plot_conflict_scores(plan, osp.join(out_dir, 'dtme_conflicts.png'))]
+    return [
+        plot_eigenvalue_spectra(plan, osp.join(out_dir, 'dtme_spectra.png')),
+        plot_conflict_scores(plan, osp.join(out_dir, 'dtme_conflicts.png'))
+    ]

@@ -73,9 +73,15 @@ class MultiTaskLocalVisualizer(Visualizer):
         **kwargs: Passed to mmengine's ``Visualizer``.
     """
 
-    def __init__(self, name: str = 'visualizer', vis_backends: Optional[List[dict]] = None,
-                 save_dir: Optional[str] = None, palette: Optional[Sequence[Sequence[int]]] = None,
-                 cmap: str = 'magma', ignore_index: int = 255, titles: bool = True, **kwargs) -> None:
+    def __init__(self,
+                 name: str = 'visualizer',
+                 vis_backends: Optional[List[dict]] = None,
+                 save_dir: Optional[str] = None,
+                 palette: Optional[Sequence[Sequence[int]]] = None,
+                 cmap: str = 'magma',
+                 ignore_index: int = 255,
+                 titles: bool = True,
+                 **kwargs) -> None:
         super().__init__(name=name, vis_backends=vis_backends, save_dir=save_dir, **kwargs)
         self.palette = None if palette is None else np.asarray(palette, dtype=np.uint8)
         self.cmap = matplotlib.colormaps[cmap]
@@ -142,8 +148,12 @@ class MultiTaskLocalVisualizer(Visualizer):
         cv2.putText(tile, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
         return tile
 
-    def make_panel(self, image: np.ndarray, data_sample, tasks: Optional[Sequence[str]] = None,
-                   draw_gt: bool = True, draw_pred: bool = True) -> np.ndarray:
+    def make_panel(self,
+                   image: np.ndarray,
+                   data_sample,
+                   tasks: Optional[Sequence[str]] = None,
+                   draw_gt: bool = True,
+                   draw_pred: bool = True) -> np.ndarray:
         """The panel of one sample as an RGB ``uint8`` array of (rows·H)×((1 + T)·W)×3.
 
         Args:
@@ -155,8 +165,10 @@ class MultiTaskLocalVisualizer(Visualizer):
         """
         height, width = image.shape[:2]
         if tasks is None:
-            tasks = [task for task, spec in TASK_SPECS.items()
-                     if spec.gt_field in data_sample or spec.pred_field in data_sample]
+            tasks = [
+                task for task, spec in TASK_SPECS.items()
+                if spec.gt_field in data_sample or spec.pred_field in data_sample
+            ]
         rows = []
         for field_of, label, wanted in (('gt_field', 'GT', draw_gt), ('pred_field', 'pred', draw_pred)):
             present = [task for task in tasks if getattr(TASK_SPECS[task], field_of) in data_sample]
@@ -179,9 +191,17 @@ class MultiTaskLocalVisualizer(Visualizer):
             raise ValueError(f'the sample has no ground truth or prediction of tasks {list(tasks)} to draw')
         return np.concatenate(rows, axis=0)
 
-    def add_datasample(self, name: str, image: np.ndarray, data_sample=None, draw_gt: bool = True,
-                       draw_pred: bool = True, show: bool = False, wait_time: float = 0,
-                       out_file: Optional[str] = None, step: int = 0, tasks: Optional[Sequence[str]] = None) -> None:
+    def add_datasample(self,
+                       name: str,
+                       image: np.ndarray,
+                       data_sample=None,
+                       draw_gt: bool = True,
+                       draw_pred: bool = True,
+                       show: bool = False,
+                       wait_time: float = 0,
+                       out_file: Optional[str] = None,
+                       step: int = 0,
+                       tasks: Optional[Sequence[str]] = None) -> None:
         """Draw a sample's panel; show it, write it to ``out_file``, or else send it to the backends.
 
         Args:

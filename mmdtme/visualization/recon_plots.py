@@ -25,8 +25,8 @@ def plot_recon_scores(result: ReconResult, path: str) -> str:
     axis.set_xticks(positions)
     axis.set_xticklabels(units, rotation=90 if len(units) > 12 else 0, fontsize=7)
     axis.set_xlabel('unit below the ViT blocks (red: made task-specific)')
-    axis.set_title(f'Recon conflict scores: top {result.k} of {len(units)} units, {result.num_batches} batches',
-                   fontsize=10)
+    axis.set_title(
+        f'Recon conflict scores: top {result.k} of {len(units)} units, {result.num_batches} batches', fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

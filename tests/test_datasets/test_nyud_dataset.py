@@ -7,8 +7,11 @@ from helpers import write_nyud_fixture
 from mmdtme.datasets import NYUDMultiTaskDataset, SyntheticNYUDDataset
 from mmdtme.datasets.synthetic import CLASSES
 
-TEST_PIPELINE = [dict(type='LoadImageWithCheck'), dict(type='LoadMultiTaskAnnotations'),
-                 dict(type='PackMultiTaskInputs')]
+TEST_PIPELINE = [
+    dict(type='LoadImageWithCheck'),
+    dict(type='LoadMultiTaskAnnotations'),
+    dict(type='PackMultiTaskInputs')
+]
 
 
 @pytest.fixture

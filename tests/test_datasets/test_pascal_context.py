@@ -15,11 +15,18 @@ from mmdtme.datasets.transforms.pascal_loading import (HUMAN_PART_CLASSES, PASCA
                                                        load_human_parts)
 from mmdtme.evaluation import MultiTaskMetric
 
-TEST_PIPELINE = [dict(type='LoadImageWithCheck'), dict(type='LoadMultiTaskAnnotations', reduce_zero_label=False),
-                 dict(type='PackMultiTaskInputs')]
+TEST_PIPELINE = [
+    dict(type='LoadImageWithCheck'),
+    dict(type='LoadMultiTaskAnnotations', reduce_zero_label=False),
+    dict(type='PackMultiTaskInputs')
+]
 SPLITS = dict(train=['2008_000002', '2008_000003', '2008_000007'], val=['2008_000009'])
-TASK_FOLDERS = dict(semseg='semseg/pascal-context', human_parts='human_parts', saliency='sal_distill',
-                    normals='normals_distill', edge='pascal-context/trainval')
+TASK_FOLDERS = dict(
+    semseg='semseg/pascal-context',
+    human_parts='human_parts',
+    saliency='sal_distill',
+    normals='normals_distill',
+    edge='pascal-context/trainval')
 
 
 @pytest.fixture
@@ -69,16 +76,17 @@ def test_values_of_the_stored_formats(pascal_root):
     assert kept.any() and (~kept).any()
     assert (np.abs(normals).sum(0)[~kept] == 0).all() and (np.abs(normals).sum(0)[kept] > 0).all()
     np.testing.assert_allclose(np.linalg.norm(normals[:, kept], axis=0), 1.0, atol=0.02)
-    unmasked = PascalContextMultiTaskDataset(data_root=root, split='train', pipeline=TEST_PIPELINE,
-                                             mask_normals=False)[0]['data_samples'].gt_normal_map.data.numpy()
+    unmasked = PascalContextMultiTaskDataset(
+        data_root=root, split='train', pipeline=TEST_PIPELINE,
+        mask_normals=False)[0]['data_samples'].gt_normal_map.data.numpy()
     stored = written['2008_000002']['stored_normals'].astype(np.float32) * 2 / 255 - 1
     np.testing.assert_allclose(unmasked.transpose(1, 2, 0), stored, atol=1e-6)
 
 
 def test_images_without_people_are_ignored(pascal_root):
     root, written = pascal_root
-    dataset = PascalContextMultiTaskDataset(data_root=root, split='train', tasks=['human_parts'],
-                                            pipeline=TEST_PIPELINE)
+    dataset = PascalContextMultiTaskDataset(
+        data_root=root, split='train', tasks=['human_parts'], pipeline=TEST_PIPELINE)
     # persons without part annotation (and a dog), and a file without any object: all 255
     for index in (1, 2):
         assert (dataset[index]['data_samples'].gt_parts_map.data == 255).all()
@@ -143,8 +151,10 @@ def test_missing_file_is_named_and_other_tasks_still_load(pascal_root):
         PascalContextMultiTaskDataset(data_root=root, tasks=['semseg', 'depth'])
 
 
-@pytest.mark.parametrize('path', ['human_parts/2008_000009.mat', 'pascal-context/trainval/2008_000009.mat',
-                                  'sal_distill/2008_000009.png', 'semseg/pascal-context/2008_000009.png'])
+@pytest.mark.parametrize('path', [
+    'human_parts/2008_000009.mat', 'pascal-context/trainval/2008_000009.mat', 'sal_distill/2008_000009.png',
+    'semseg/pascal-context/2008_000009.png'
+])
 def test_corrupt_file_is_named(pascal_root, path):
     root, _ = pascal_root
     with open(osp.join(root, path), 'wb') as f:
@@ -162,8 +172,13 @@ def test_wrong_contents_are_explained(pascal_root):
     with pytest.raises(OSError, match=r'\[100\] are not among the 21 classes'):
         dataset[0]
     mask = np.ones((24, 32), bool)
-    write_parts_mat(osp.join(root, 'human_parts', '2008_000009.mat'), '2008_000009',
-                    [{'class': 'person', 'class_ind': 15, 'mask': mask, 'parts': [('tail', mask)]}])
+    write_parts_mat(
+        osp.join(root, 'human_parts', '2008_000009.mat'), '2008_000009', [{
+            'class': 'person',
+            'class_ind': 15,
+            'mask': mask,
+            'parts': [('tail', mask)]
+        }])
     with pytest.raises(KeyError, match="unknown person part 'tail'"):
         load_human_parts(osp.join(root, 'human_parts', '2008_000009.mat'))
 
@@ -180,12 +195,16 @@ def evaluate(dataset, head_as_torso: bool = False) -> dict:
         elif head_as_torso:
             parts[parts == 1] = 2
         sample = dict(
-            gt_sem_seg=dict(data=gt.gt_sem_seg.data), pred_sem_seg=dict(data=gt.gt_sem_seg.data.clone()),
-            gt_parts_map=dict(data=gt.gt_parts_map.data), pred_parts_map=dict(data=parts),
+            gt_sem_seg=dict(data=gt.gt_sem_seg.data),
+            pred_sem_seg=dict(data=gt.gt_sem_seg.data.clone()),
+            gt_parts_map=dict(data=gt.gt_parts_map.data),
+            pred_parts_map=dict(data=parts),
             gt_saliency_map=dict(data=gt.gt_saliency_map.data),
             pred_saliency_map=dict(data=gt.gt_saliency_map.data.float() * 0.8 + 0.1),
-            gt_normal_map=dict(data=gt.gt_normal_map.data), pred_normal_map=dict(data=gt.gt_normal_map.data.clone()),
-            gt_edge_map=dict(data=gt.gt_edge_map.data), pred_edge_map=dict(data=gt.gt_edge_map.data.float()))
+            gt_normal_map=dict(data=gt.gt_normal_map.data),
+            pred_normal_map=dict(data=gt.gt_normal_map.data.clone()),
+            gt_edge_map=dict(data=gt.gt_edge_map.data),
+            pred_edge_map=dict(data=gt.gt_edge_map.data.float()))
         metric.process({}, [sample])
     return metric.compute_metrics(metric.results)
 
@@ -212,8 +231,11 @@ def test_pascal_config_trains_and_evaluates_on_the_fixture(tmp_path):
     from helpers import REPO_ROOT
     root = str(tmp_path / 'PASCALContext')
     # val: persons without parts, no objects, persons with parts
-    write_pascal_fixture(root, dict(train=[f'2008_{i:06d}' for i in range(4)], val=[f'2009_{i:06d}' for i in range(3)]),
-                         height=32, width=48)
+    write_pascal_fixture(
+        root,
+        dict(train=[f'2008_{i:06d}' for i in range(4)], val=[f'2009_{i:06d}' for i in range(3)]),
+        height=32,
+        width=48)
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/baseline/vitb_pascal.py'))
     cfg.work_dir = str(tmp_path / 'work')
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -268,8 +290,8 @@ def test_converter_assembles_the_layout_from_the_public_sources(tmp_path, pascal
     assert converter.main(['--voc2010', str(voc), '--context', context, '--parts', parts, '--out', out]) == 0
     report = capsys.readouterr().out
     assert 'wrote 3 train / 1 val' in report and 'skipped 1' in report and 'sal_distill/' in report
-    dataset = PascalContextMultiTaskDataset(data_root=out, split='train', tasks=['semseg', 'human_parts', 'edge'],
-                                            pipeline=TEST_PIPELINE)
+    dataset = PascalContextMultiTaskDataset(
+        data_root=out, split='train', tasks=['semseg', 'human_parts', 'edge'], pipeline=TEST_PIPELINE)
     assert len(dataset) == 3
     for index, name in enumerate(SPLITS['train']):
         sample = dataset[index]['data_samples']

@@ -224,8 +224,11 @@ def test_interrupted_regeneration_keeps_previous_dataset(tmp_path, monkeypatch):
 
 def test_cli(tmp_path):
     out = tmp_path / 'cli_data'
-    command = [sys.executable, os.path.join('tools', 'generate_synthetic.py'), '--out', str(out), '--num-train', '2',
-               '--num-val', '1', '--height', '16', '--width', '20', '--seed', '5']
+    command = [
+        sys.executable,
+        os.path.join('tools', 'generate_synthetic.py'), '--out',
+        str(out), '--num-train', '2', '--num-val', '1', '--height', '16', '--width', '20', '--seed', '5'
+    ]
     environment = {key: value for key, value in os.environ.items() if key != 'PYTHONPATH'}
     result = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -234,8 +237,13 @@ def test_cli(tmp_path):
     assert np.array(Image.open(out / 'images' / 'train_000001.png')).shape == (16, 20, 3)
     (tmp_path / 'foreign').mkdir()
     (tmp_path / 'foreign' / 'x').write_text('x')
-    refused = subprocess.run(command[:3] + [str(tmp_path / 'foreign')], cwd=REPO_ROOT, env=environment,
-                             capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        command[:3] + [str(tmp_path / 'foreign')],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60)
     assert refused.returncode != 0 and 'foreign' in refused.stderr
 
 

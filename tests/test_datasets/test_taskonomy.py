@@ -20,8 +20,11 @@ from mmdtme.datasets.transforms.taskonomy_loading import TASKONOMY_TASKS, load_t
 SIZE = 64  # stored size of the fixture; the pipeline brings it to 32x32
 # mmengine's serialisation runs gc.collect() (~1 s here) per dataset; these tests build many.
 TaskonomyMultiTaskDataset = partial(_Dataset, serialize_data=False)
-PIPELINE = [dict(type='LoadImageWithCheck'), dict(type='LoadTaskonomyAnnotations', size=(32, 32)),
-            dict(type='PackMultiTaskInputs')]
+PIPELINE = [
+    dict(type='LoadImageWithCheck'),
+    dict(type='LoadTaskonomyAnnotations', size=(32, 32)),
+    dict(type='PackMultiTaskInputs')
+]
 
 
 @pytest.fixture(scope='module')
@@ -46,7 +49,7 @@ def path_of(root, task, building='allensville', name='point_0_view_0'):
 def gaussian_blur_reference(image, sigma):
     """scipy's gaussian_filter (mode 'reflect', truncate 4), written out as two 1-D convolutions."""
     radius = int(4 * sigma + 0.5)
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma)**2)
     taps /= taps.sum()
     padded = np.pad(image, radius, mode='symmetric')
     rows = sum(w * padded[:, k:k + image.shape[1]] for k, w in enumerate(taps))
@@ -143,9 +146,10 @@ def test_other_layouts(tmp_path, layout):
     stored_size = [PIPELINE[0], dict(type='LoadTaskonomyAnnotations', size=None), PIPELINE[2]]
     dataset = TaskonomyMultiTaskDataset(str(tmp_path), split='test', layout=layout, pipeline=stored_size)
     assert len(dataset) == 1
-    assert dataset.get_data_info(0)['img_path'].endswith(
-        {'task_first': 'rgb/ihlen/point_3_view_1_domain_rgb.png',
-         'building_first': 'ihlen/rgb/point_3_view_1_domain_rgb.png'}[layout])
+    assert dataset.get_data_info(0)['img_path'].endswith({
+        'task_first': 'rgb/ihlen/point_3_view_1_domain_rgb.png',
+        'building_first': 'ihlen/rgb/point_3_view_1_domain_rgb.png'
+    }[layout])
     target = dataset[0]['data_samples'].get_task_gt('keypoints3d').data
     expected = expected_target('keypoints3d', written['ihlen/point_3_view_1']['keypoints3d'])
     torch.testing.assert_close(target, torch.from_numpy(expected[None]).float())

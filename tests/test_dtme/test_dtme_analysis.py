@@ -10,8 +10,8 @@ TASKS = ['a', 'b', 'c']
 
 def tiny_vit():
     torch.manual_seed(0)
-    return timm.create_model('vit_tiny_patch16_224', img_size=16, patch_size=8, embed_dim=16, depth=3, num_heads=2,
-                             num_classes=0).eval()
+    return timm.create_model(
+        'vit_tiny_patch16_224', img_size=16, patch_size=8, embed_dim=16, depth=3, num_heads=2, num_classes=0).eval()
 
 
 def make_callables(vit):

@@ -20,8 +20,10 @@ def brute_force(grads: torch.Tensor, range_basis: torch.Tensor) -> dict:
     P_r = range_basis @ range_basis.T
     P_n = torch.eye(C, dtype=grads.dtype) - P_r
     pairs = [(i, j) for i in range(T) for j in range(i + 1, T)]
-    out = {key: torch.zeros(len(pairs), dtype=torch.float64)
-           for key in ('entries', 'range_conflicts', 'null_conflicts', 'range_cosine_sum', 'null_cosine_sum')}
+    out = {
+        key: torch.zeros(len(pairs), dtype=torch.float64)
+        for key in ('entries', 'range_conflicts', 'null_conflicts', 'range_cosine_sum', 'null_cosine_sum')
+    }
     for p, (i, j) in enumerate(pairs):
         for b in range(B):
             for n in range(N):
@@ -154,8 +156,9 @@ def _vit_losses(model, heads, targets, outputs):
 
 def test_task_gradients_and_conflicts_on_a_tiny_vit_match_per_sample_autograd():
     torch.manual_seed(0)
-    model = timm.create_model('vit_tiny_patch16_224', img_size=32, patch_size=8, embed_dim=32, depth=3,
-                              num_heads=2, num_classes=0).double().eval()
+    model = timm.create_model(
+        'vit_tiny_patch16_224', img_size=32, patch_size=8, embed_dim=32, depth=3, num_heads=2,
+        num_classes=0).double().eval()
     heads = [torch.nn.Linear(32, 2).double() for _ in range(3)]
     B, N, T, L = 2, 17, 3, 3
     images = torch.randn(B, 3, 32, 32, dtype=torch.float64)
@@ -182,7 +185,7 @@ def test_task_gradients_and_conflicts_on_a_tiny_vit_match_per_sample_autograd():
         losses = _vit_losses(model, heads, [target[b:b + 1] for target in targets], outs)
         for t in range(T):
             for layer in range(L):
-                (grad,) = torch.autograd.grad(losses[t], outs[layer], retain_graph=True, allow_unused=True)
+                (grad, ) = torch.autograd.grad(losses[t], outs[layer], retain_graph=True, allow_unused=True)
                 if grad is not None:
                     per_sample[layer, t, b] = grad[0]
     assert 0 < acc.scores()['range_conflict'][0] < 1 and 0 < acc.scores()['null_conflict'][1] < 1
@@ -195,7 +198,7 @@ def test_task_gradients_keeps_the_graph_for_a_training_backward():
     x = torch.randn(2, 3, 4, requires_grad=True)
     y = x * 2
     z = y.sin()
-    losses = [z.sum(), (z ** 2).mean()]
+    losses = [z.sum(), (z**2).mean()]
     grads = task_gradients(losses, [y, z])  # grads[layer][task]
     torch.testing.assert_close(grads[0][0], y.detach().cos())
     torch.testing.assert_close(grads[1][0], torch.ones(2, 3, 4))

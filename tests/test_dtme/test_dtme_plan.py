@@ -7,11 +7,22 @@ from mmdtme.dtme import PLAN_VERSION, Plan
 
 
 def _plan(**overrides) -> Plan:
-    fields = dict(tasks=['semseg', 'depth', 'normals'], num_layers=4, channels=8, tm_layers=[1, 3], te_layers=[2, 3],
-                  ks=[2, 3, 5, 8], eigenvalues=[[4.0, 1.0], [3.0, 2.0], [2.5, 0.5], [1.0, 1.0]],
-                  eigenvalue_totals=[5.5, 6.0, 3.5, 8.0], range_conflict=[0.1, 0.4, 0.2, 0.35],
-                  null_conflict=[0.3, 0.05, 0.25, 0.2], range_cosine=[0.2, -0.1, 0.0, -0.05],
-                  null_cosine=[0.1, 0.3, -0.2, 0.0], ratio=0.5, range_variance=0.95, seed=7)
+    fields = dict(
+        tasks=['semseg', 'depth', 'normals'],
+        num_layers=4,
+        channels=8,
+        tm_layers=[1, 3],
+        te_layers=[2, 3],
+        ks=[2, 3, 5, 8],
+        eigenvalues=[[4.0, 1.0], [3.0, 2.0], [2.5, 0.5], [1.0, 1.0]],
+        eigenvalue_totals=[5.5, 6.0, 3.5, 8.0],
+        range_conflict=[0.1, 0.4, 0.2, 0.35],
+        null_conflict=[0.3, 0.05, 0.25, 0.2],
+        range_cosine=[0.2, -0.1, 0.0, -0.05],
+        null_cosine=[0.1, 0.3, -0.2, 0.0],
+        ratio=0.5,
+        range_variance=0.95,
+        seed=7)
     fields.update(overrides)
     return Plan(**fields)
 
@@ -74,8 +85,10 @@ def test_hand_written_plan_without_analysis_is_valid():
 def test_check_compatible_names_the_differences():
     plan = _plan()
     plan.check_compatible(['semseg', 'depth', 'normals'], 4, 8)
-    with pytest.raises(ValueError, match=r"tasks \['semseg', 'depth', 'normals'\] in the plan vs "
-                                         r"\['semseg', 'normals', 'depth'\] in the model"):
+    with pytest.raises(
+            ValueError,
+            match=r"tasks \['semseg', 'depth', 'normals'\] in the plan vs "
+            r"\['semseg', 'normals', 'depth'\] in the model"):
         plan.check_compatible(['semseg', 'normals', 'depth'], 4, 8)
     with pytest.raises(ValueError, match='num_layers 4 in the plan vs 12 in the model; channels 8 in the plan vs 768'):
         plan.check_compatible(['semseg', 'depth', 'normals'], 12, 768)

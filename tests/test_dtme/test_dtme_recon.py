@@ -27,7 +27,7 @@ class TinyMultiTask(nn.Module):
     def losses(self, batch):
         x, targets = batch
         features = self.blocks(x)
-        return {TASKS[t]: ((head(features) - targets[t]) ** 2).mean() for t, head in enumerate(self.heads)}
+        return {TASKS[t]: ((head(features) - targets[t])**2).mean() for t, head in enumerate(self.heads)}
 
 
 def brute_force_counts(model, batches, units, threshold):
@@ -38,13 +38,15 @@ def brute_force_counts(model, batches, units, threshold):
         for task in TASKS:
             model.zero_grad()
             model.losses(batch)[task].backward()
-            grads.append({unit: torch.cat([p.grad.flatten() for p in model.blocks.get_submodule(unit).parameters()])
-                          for unit in units})
+            grads.append({
+                unit: torch.cat([p.grad.flatten() for p in model.blocks.get_submodule(unit).parameters()])
+                for unit in units
+            })
         for unit in units:
             for i in range(len(TASKS)):
                 for j in range(i + 1, len(TASKS)):
-                    cosine = torch.nn.functional.cosine_similarity(grads[i][unit].double(), grads[j][unit].double(),
-                                                                   dim=0).item()
+                    cosine = torch.nn.functional.cosine_similarity(
+                        grads[i][unit].double(), grads[j][unit].double(), dim=0).item()
                     counts[unit] += cosine < threshold
                     cosines[unit].append(cosine)
     return counts, {unit: sum(values) / len(values) for unit, values in cosines.items()}
@@ -101,16 +103,29 @@ def test_conflict_units_of_a_vit_at_each_granularity():
 
 
 def test_result_is_json_serialisable_and_tabulated():
-    result = ReconResult(tasks=['a', 'b'], units=['0', '1'], threshold=0.0, k=1, num_batches=3, scores=[1, 2],
-                         conflict_rate=[1 / 3, 2 / 3], mean_cosine=[0.2, -0.1], pair_scores=[[1], [2]],
-                         selected=['1'])
+    result = ReconResult(
+        tasks=['a', 'b'],
+        units=['0', '1'],
+        threshold=0.0,
+        k=1,
+        num_batches=3,
+        scores=[1, 2],
+        conflict_rate=[1 / 3, 2 / 3],
+        mean_cosine=[0.2, -0.1],
+        pair_scores=[[1], [2]],
+        selected=['1'])
     assert ReconResult(**json.loads(json.dumps(result.to_dict()))) == result
     rows = [line.split() for line in result.table().splitlines()[2:]]
     assert rows == [['0', '1', '0.333', '0.200'], ['1', '2', '0.667', '-0.100', 'x']]
 
 
-@pytest.mark.parametrize('module', [nn.Linear(6, 4), nn.Linear(6, 4, bias=False), nn.LayerNorm(6),
-                                    timm.layers.LayerScale(6, init_values=0.5)], ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize(
+    'module',
+    [nn.Linear(6, 4),
+     nn.Linear(6, 4, bias=False),
+     nn.LayerNorm(6),
+     timm.layers.LayerScale(6, init_values=0.5)],
+    ids=lambda m: type(m).__name__)
 def test_task_batched_module_equals_separate_copies(module):
     T, B = 3, 2
     torch.manual_seed(0)
@@ -137,13 +152,19 @@ def make_batched(module, T):
 
 def tiny_backbone(seed=0, **kwargs):
     torch.manual_seed(seed)
-    return DTMEViT(tasks=TASKS, model_name='vit_tiny_patch16_224', img_size=TINY_SIZE,
-                   model_kwargs=dict(TINY, **kwargs)).eval()
+    return DTMEViT(
+        tasks=TASKS, model_name='vit_tiny_patch16_224', img_size=TINY_SIZE, model_kwargs=dict(TINY, **kwargs)).eval()
 
 
 def recon_plan(copied=('1', ), tm=(), te=(), **kwargs):
-    return Plan(tasks=TASKS, num_layers=4, channels=32, tm_layers=list(tm), te_layers=list(te),
-                copied_modules=list(copied), **kwargs)
+    return Plan(
+        tasks=TASKS,
+        num_layers=4,
+        channels=32,
+        tm_layers=list(tm),
+        te_layers=list(te),
+        copied_modules=list(copied),
+        **kwargs)
 
 
 @pytest.mark.parametrize('copied, tm, num_new', [(('1', ), (), 12), (('1.attn', '3.mlp.fc2', '2.norm1'), (2, ), 10)])
@@ -177,8 +198,10 @@ def test_copies_with_modulation_equal_per_task_models():
         state = backbone.vit.state_dict()
         for t, task in enumerate(TASKS):
             reference = copy.deepcopy(original)
-            reference.vit.load_state_dict({key: value[t] if value.shape != shapes[key] else value
-                                           for key, value in state.items()})
+            reference.vit.load_state_dict({
+                key: value[t] if value.shape != shapes[key] else value
+                for key, value in state.items()
+            })
             tokens, grid = reference.embed(x)
             for index, block in enumerate(reference.vit.blocks):
                 if index == 2:
@@ -189,8 +212,7 @@ def test_copies_with_modulation_equal_per_task_models():
                 if index == 3:
                     modulation = backbone.token_modulation['3']
                     tokens = tokens * modulation.weight[t, 0] + modulation.bias[t, 0]
-            torch.testing.assert_close(stacked[task][-1], reference.tokens_to_map(tokens, grid), atol=1e-5,
-                                       rtol=1e-5)
+            torch.testing.assert_close(stacked[task][-1], reference.tokens_to_map(tokens, grid), atol=1e-5, rtol=1e-5)
     assert not torch.allclose(stacked['semseg'][-1], stacked['depth'][-1])
 
 

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.slow  # real Runners or tool subprocesses
 def monitored_run(data_root, work_dir, dtme: bool, measure_before_train: bool = False):
     cfg = tiny_synth_config(data_root, work_dir, max_iters=4)
     cfg.train_cfg.val_interval = 1000
-    cfg.custom_hooks = [dict(type='ConflictMonitorHook', interval=2, num_batches=1,
-                             measure_before_train=measure_before_train)]
+    cfg.custom_hooks = [
+        dict(type='ConflictMonitorHook', interval=2, num_batches=1, measure_before_train=measure_before_train)
+    ]
     if dtme:
         cfg.model.backbone.type = 'DTMEViT'
         cfg.custom_hooks.append(dict(type='DTMEHook', max_batches=1))

@@ -41,8 +41,10 @@ def test_expansion_at_iteration_0_joins_the_optimizer_and_the_schedule(synthetic
     assert logged['dtme/ks/block_00'] == plan.ks[0]
     groups = runner.optim_wrapper.optimizer.param_groups
     assert len(groups) == 2
-    new_params = {id(p) for p in backbone.token_modulation.parameters()} | {
-        id(p) for p in backbone.token_expansion.parameters()}
+    new_params = {id(p)
+                  for p in backbone.token_modulation.parameters()
+                  } | {id(p)
+                       for p in backbone.token_expansion.parameters()}
     assert {id(p) for p in groups[1]['params']} == new_params
     # the poly schedule (power 1 over 6 iterations) drives the new group exactly like the first one
     assert [first for first, _ in lrs.seen] == pytest.approx([1e-3 * (1 - step / 5) for step in range(6)])
@@ -87,8 +89,13 @@ def test_training_keeps_lowering_the_loss_after_expansion(synthetic_root, tmp_pa
 
 
 def test_plan_file_is_applied_without_analysis(synthetic_root, tmp_path):
-    plan = Plan(tasks=['semseg', 'depth', 'normals', 'edge'], num_layers=4, channels=32, tm_layers=[1],
-                te_layers=[3], num_tokens=2)
+    plan = Plan(
+        tasks=['semseg', 'depth', 'normals', 'edge'],
+        num_layers=4,
+        channels=32,
+        tm_layers=[1],
+        te_layers=[3],
+        num_tokens=2)
     plan_path = str(tmp_path / 'plan.json')
     plan.save(plan_path)
     runner = Runner.from_cfg(dtme_config(synthetic_root, str(tmp_path / 'work'), max_iters=2, plan_file=plan_path))

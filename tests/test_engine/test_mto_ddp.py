@@ -30,11 +30,17 @@ def ddp_config(data_root, work_dir, method, batch_size):
     cfg.train_dataloader.batch_size = batch_size
     cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
     cfg.train_dataloader.dataset.pipeline = [
-        dict(type='LoadImageWithCheck'), dict(type='LoadMultiTaskAnnotations'), dict(type='PackMultiTaskInputs')]
+        dict(type='LoadImageWithCheck'),
+        dict(type='LoadMultiTaskAnnotations'),
+        dict(type='PackMultiTaskInputs')
+    ]
     for head in cfg.model.heads.values():
         head.norm_cfg = None
-    cfg.optim_wrapper = dict(type='MultiTaskOptimWrapper', constructor='MultiTaskOptimWrapperConstructor',
-                             optimizer=dict(type='SGD', lr=0.01), **METHODS[method])
+    cfg.optim_wrapper = dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.01),
+        **METHODS[method])
     cfg.model_wrapper_cfg = dict(type='MultiTaskDDP')
     cfg.train_cfg.val_interval = 1000
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
@@ -46,9 +52,13 @@ def ddp_config(data_root, work_dir, method, batch_size):
 def final_state(runner) -> dict:
     module = runner.model.module if hasattr(runner.model, 'module') else runner.model
     weighter = runner.optim_wrapper.weighter
-    return dict(model={k: v.detach().clone() for k, v in module.state_dict().items()},
-                weighter=weighter.state_dict() if weighter is not None else {},
-                wrapper=type(runner.model).__name__)
+    return dict(
+        model={
+            k: v.detach().clone()
+            for k, v in module.state_dict().items()
+        },
+        weighter=weighter.state_dict() if weighter is not None else {},
+        wrapper=type(runner.model).__name__)
 
 
 @pytest.fixture(scope='module')
@@ -60,10 +70,12 @@ def ddp_states(synthetic_root, tmp_path_factory):
         ddp_config(synthetic_root, str(work / method), method, batch_size=4).dump(path)
         configs.append(path)
     out = str(work / 'states')
-    run_tool(sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port',
-             str(free_port()), osp.abspath(__file__), out, *configs)
-    return {method: [torch.load(osp.join(out, f'{method}_rank{rank}.pth'), weights_only=True) for rank in (0, 1)]
-            for method in METHODS}
+    run_tool(sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', str(free_port()),
+             osp.abspath(__file__), out, *configs)
+    return {
+        method: [torch.load(osp.join(out, f'{method}_rank{rank}.pth'), weights_only=True) for rank in (0, 1)]
+        for method in METHODS
+    }
 
 
 @pytest.mark.parametrize('method', list(METHODS))

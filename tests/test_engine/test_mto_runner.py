@@ -29,8 +29,14 @@ def mto_config(data_root, work_dir, method, max_iters=2, dtme=False):
     if dtme:
         assert method_cfg.model.backbone.type == 'DTMEViT' and method_cfg.custom_hooks[0].type == 'DTMEHook'
         cfg.model.backbone.type = 'DTMEViT'
-        cfg.custom_hooks = [dict(type='DTMEHook', expand_iter=0, max_batches=2, ratio=0.5,
-                                 analysis_dataloader=default_analysis_loader_cfg(cfg))]  # before val is dropped
+        cfg.custom_hooks = [
+            dict(
+                type='DTMEHook',
+                expand_iter=0,
+                max_batches=2,
+                ratio=0.5,
+                analysis_dataloader=default_analysis_loader_cfg(cfg))
+        ]  # before val is dropped
     cfg.train_cfg.val_interval = 1000
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None  # no validation at the last iteration: speed
     cfg.default_hooks.checkpoint.interval = 1000
@@ -89,21 +95,22 @@ def reference_gradients(model, batch):
     grads = {}
     for task, loss in task_losses.items():
         values = torch.autograd.grad(loss, list(params.values()), retain_graph=True, allow_unused=True)
-        grads[task] = {name: (g if g is not None else torch.zeros_like(p))
-                       for (name, p), g in zip(params.items(), values)}
+        grads[task] = {
+            name: (g if g is not None else torch.zeros_like(p))
+            for (name, p), g in zip(params.items(), values)
+        }
     return grads
 
 
 @pytest.mark.parametrize('aggregator', ['Sum', 'PCGrad'])
 @pytest.mark.parametrize('dtme', [False, True], ids=['mt', 'dtme'])
 def test_update_is_the_aggregated_shared_gradient_and_the_own_gradient_elsewhere(synthetic_root, tmp_path, aggregator,
-                                                                                  dtme):
+                                                                                 dtme):
     cfg = tiny_synth_config(synthetic_root, str(tmp_path))
     plan = None
     if dtme:
         cfg.model.backbone.type = 'DTMEViT'
-        plan = Plan(tasks=list(cfg.model.tasks), num_layers=4, channels=32, tm_layers=[1], te_layers=[2],
-                    num_tokens=2)
+        plan = Plan(tasks=list(cfg.model.tasks), num_layers=4, channels=32, tm_layers=[1], te_layers=[2], num_tokens=2)
     model, wrapper = build_model_and_wrapper(cfg, dict(type=aggregator), plan)
     batch = fake_batch(4, size=(32, 48))
     grads = reference_gradients(model, batch)
@@ -114,9 +121,11 @@ def test_update_is_the_aggregated_shared_gradient_and_the_own_gradient_elsewhere
     shared = [name for name, p in model.named_parameters() if p.requires_grad and name not in specific]
     assert all(name.startswith('backbone.vit.') for name in shared)
     if dtme:
-        assert {n for n in specific if 'token_' in n} == {'backbone.token_modulation.1.weight',
-                                                         'backbone.token_modulation.1.bias',
-                                                         'backbone.token_expansion.2.tokens'}
+        expected_dtme = {
+            'backbone.token_modulation.1.weight', 'backbone.token_modulation.1.bias',
+            'backbone.token_expansion.2.tokens'
+        }
+        assert {name for name in specific if 'token_' in name} == expected_dtme
     # task-specific parameters (heads, TM / TE): SGD with lr 1 moved them by minus the summed gradient
     for name in specific:
         expected = before[name] - sum(grads[task][name] for task in model.tasks)
@@ -157,6 +166,7 @@ def test_dtme_composes_with_mto(synthetic_root, tmp_path, method):
 
 @pytest.mark.parametrize('method', ['famo'])  # the richest state: logits + their Adam (UW: see the constructor test)
 def test_resume_restores_the_weighter_state(synthetic_root, tmp_path, method):
+
     def config(work_dir):
         cfg = mto_config(synthetic_root, work_dir, method, max_iters=4)
         cfg.default_hooks.checkpoint.interval = 2
@@ -201,15 +211,17 @@ def test_constructor_keeps_the_multi_task_logic_for_plain_and_amp_types(syntheti
     from mmdtme.engine.optimizers import MultiTaskOptimWrapper, MultiTaskOptimWrapperMixin
     from mmdtme.registry import OPTIM_WRAPPERS
     model = MODELS.build(tiny_synth_config(synthetic_root, str(tmp_path)).model)
-    wrapper = MultiTaskOptimWrapperConstructor(dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1),
-                                                    loss_weighting=dict(type='UW')))(model)
+    wrapper = MultiTaskOptimWrapperConstructor(
+        dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1), loss_weighting=dict(type='UW')))(
+            model)
     assert isinstance(wrapper, MultiTaskOptimWrapper) and wrapper.tasks == tuple(model.tasks)
     # UW's log-variances: their own param group, and saved / restored with the optimizer state
     assert wrapper.optimizer.param_groups[-1]['params'] == [wrapper.weighter.log_vars]
     with torch.no_grad():
         wrapper.weighter.log_vars.copy_(torch.tensor([0.1, 0.2, 0.3, 0.4]))
-    restored = MultiTaskOptimWrapperConstructor(dict(type='MultiTaskOptimWrapper', loss_weighting=dict(type='UW'),
-                                                     optimizer=dict(type='SGD', lr=0.1)))(model)
+    restored = MultiTaskOptimWrapperConstructor(
+        dict(type='MultiTaskOptimWrapper', loss_weighting=dict(type='UW'), optimizer=dict(type='SGD', lr=0.1)))(
+            model)
     restored.load_state_dict(copy.deepcopy(wrapper.state_dict()))
     torch.testing.assert_close(restored.weighter.log_vars.detach(), torch.tensor([0.1, 0.2, 0.3, 0.4]))
     # tools/train.py --amp sets type='AmpOptimWrapper'; it maps to the AMP multi-task wrapper (GPU only)

@@ -69,8 +69,12 @@ def test_resume_after_copying_reproduces_the_uninterrupted_run(synthetic_root, t
 
 
 def test_plan_file_combines_copies_with_token_modulation(synthetic_root, tmp_path):
-    plan = Plan(tasks=['semseg', 'depth', 'normals', 'edge'], num_layers=4, channels=32, tm_layers=[1],
-                copied_modules=['2.mlp'])
+    plan = Plan(
+        tasks=['semseg', 'depth', 'normals', 'edge'],
+        num_layers=4,
+        channels=32,
+        tm_layers=[1],
+        copied_modules=['2.mlp'])
     plan_path = str(tmp_path / 'plan.json')
     plan.save(plan_path)
     runner = Runner.from_cfg(recon_config(synthetic_root, str(tmp_path / 'work'), max_iters=1, plan_file=plan_path))

@@ -40,13 +40,21 @@ def test_edge_prefers_bsds_odsf_when_reported():
 
 def test_work_dir_prefers_test_metrics_then_test_log_then_last_validation(tmp_path):
     work_dir = str(tmp_path / 'st_depth')
-    train, val_1, val_2 = {'loss': 1.0, 'iter': 5, 'step': 5}, {'depth/rmse': 0.9, 'step': 5}, {'depth/rmse': 0.7,
-                                                                                                 'step': 10}
+    train, val_1, val_2 = {
+        'loss': 1.0,
+        'iter': 5,
+        'step': 5
+    }, {
+        'depth/rmse': 0.9,
+        'step': 5
+    }, {
+        'depth/rmse': 0.7,
+        'step': 10
+    }
     write_scalars(work_dir, '20250101_000000', [train, val_1, train, val_2, {'loss': 0.5, 'iter': 15}])
     write_scalars(work_dir, '20250102_000000', [train])  # a later run that stopped before evaluating
     metrics, source = find_run_metrics(work_dir)
-    assert metrics == {'depth/rmse': 0.7} and source.endswith(osp.join('20250101_000000', 'vis_data',
-                                                                         'scalars.json'))
+    assert metrics == {'depth/rmse': 0.7} and source.endswith(osp.join('20250101_000000', 'vis_data', 'scalars.json'))
     write_json(osp.join(work_dir, '20250103_000000', '20250103_000000.json'), {'depth/rmse': 0.6, 'time': 0.1})
     assert resolve_st_reference({'depth': work_dir}) == {'depth/rmse': 0.6}
     write_json(osp.join(work_dir, 'test_metrics.json'), {'depth/rmse': 0.55})
@@ -78,8 +86,16 @@ def test_multi_task_metric_reads_its_references_from_st_runs(tmp_path):
 
 
 def test_references_file_as_written_by_the_tool(tmp_path):
-    path = write_json(str(tmp_path / 'st.json'), {'metrics': {'semseg/mIoU': 24.93, 'edge/pixel_odsF': 61.93},
-                                                  'sources': {'semseg/mIoU': 'work_dirs/st_semseg'}})
+    path = write_json(
+        str(tmp_path / 'st.json'), {
+            'metrics': {
+                'semseg/mIoU': 24.93,
+                'edge/pixel_odsF': 61.93
+            },
+            'sources': {
+                'semseg/mIoU': 'work_dirs/st_semseg'
+            }
+        })
     assert resolve_st_reference(path) == {'semseg/mIoU': 24.93, 'edge/pixel_odsF': 61.93}
     assert resolve_st_reference(write_json(str(tmp_path / 'flat.json'), {'depth/rmse': 0.5})) == {'depth/rmse': 0.5}
     with pytest.raises(FileNotFoundError, match='st_reference.py'):
@@ -92,7 +108,11 @@ def test_synthetic_configs_read_the_committed_references():
     from helpers import REPO_ROOT
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'baseline', 'vitt_synth.py'))
     assert resolve_st_reference(cfg.val_evaluator.st_reference) == {
-        'semseg/mIoU': 24.93, 'depth/rmse': 1.272, 'normals/mean': 34.27, 'edge/pixel_odsF': 61.93}
+        'semseg/mIoU': 24.93,
+        'depth/rmse': 1.272,
+        'normals/mean': 34.27,
+        'edge/pixel_odsF': 61.93
+    }
     st_cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'baseline', 'vitt_synth_st_depth.py'))
     assert st_cfg.val_evaluator.st_reference is None and st_cfg.test_evaluator.st_reference is None
 

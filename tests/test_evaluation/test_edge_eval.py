@@ -21,7 +21,7 @@ def vertical_line(column: int, rows=slice(5, 35)) -> np.ndarray:
     return gt
 
 
-def stats_of(prob, gt, thresholds=(0.5,), **kwargs):
+def stats_of(prob, gt, thresholds=(0.5, ), **kwargs):
     kwargs = dict(dict(max_dist=MAX_DIST, gt_mode='as_is'), **kwargs)
     return {key: value.tolist() for key, value in edge_eval_stats(prob, gt, list(thresholds), **kwargs).items()}
 
@@ -109,8 +109,11 @@ def test_ods_and_ois_on_two_images_by_hand():
     gt_b = _dots(grid[:4]).astype(np.uint8)
     prob_b = _dots(grid[:12], values=[0.9] * 4 + [0.3] * 8)
     stats = [edge_eval_stats(p, g, thresholds, 0.011, gt_mode='as_is') for p, g in ((prob_a, gt_a), (prob_b, gt_b))]
-    assert {k: v.tolist() for k, v in stats[0].items()} == dict(cntR=[4, 2, 2], sumR=[4, 4, 4], cntP=[4, 2, 2],
-                                                                sumP=[6, 4, 2])
+    assert {
+        k: v.tolist()
+        for k, v in stats[0].items()
+    } == dict(
+        cntR=[4, 2, 2], sumR=[4, 4, 4], cntP=[4, 2, 2], sumP=[6, 4, 2])
     summary = edge_eval_summary(stats, thresholds)
     # pooled: t=.2 P 8/18 R 1; t=.5 P 6/8 R 6/8; t=.7 P 6/6 R 6/8 -> ODS at 0.7, F = 2 * .75 / 1.75
     assert summary['threshold'] == 0.7
@@ -167,8 +170,10 @@ def test_exact_mode_equals_a_brute_force_matcher_on_random_maps():
         gt_points = np.argwhere(gt == 1)
         for k, t in enumerate(thresholds):
             pred_points = np.argwhere(thin_edges(prob > t))
-            adjacency = {i: [j for j, q in enumerate(gt_points) if np.hypot(*(p - q)) <= radius]
-                         for i, p in enumerate(pred_points)}
+            adjacency = {
+                i: [j for j, q in enumerate(gt_points) if np.hypot(*(p - q)) <= radius]
+                for i, p in enumerate(pred_points)
+            }
             expected = _kuhn_matching_size(adjacency)
             assert stats['cntR'][k] == stats['cntP'][k] == expected, (trial, t)
             assert stats['sumP'][k] == len(pred_points) and stats['sumR'][k] == len(gt_points)

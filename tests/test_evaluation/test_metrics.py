@@ -71,9 +71,12 @@ def test_metric_end_to_end_on_samples():
     normal = torch.zeros(3, 2, 2)
     normal[2] = 1
     sample = dict(
-        gt_sem_seg=dict(data=label), pred_sem_seg=dict(data=label.clone()),
-        gt_depth_map=dict(data=torch.ones(1, 2, 2)), pred_depth_map=dict(data=torch.full((1, 2, 2), 3.0)),
-        gt_normal_map=dict(data=normal), pred_normal_map=dict(data=normal.clone()),
+        gt_sem_seg=dict(data=label),
+        pred_sem_seg=dict(data=label.clone()),
+        gt_depth_map=dict(data=torch.ones(1, 2, 2)),
+        pred_depth_map=dict(data=torch.full((1, 2, 2), 3.0)),
+        gt_normal_map=dict(data=normal),
+        pred_normal_map=dict(data=normal.clone()),
         gt_edge_map=dict(data=torch.tensor([[[1, 0], [0, 0]]])),
         pred_edge_map=dict(data=torch.tensor([[[0.9, 0.0], [0.0, 0.0]]])))
     metric.process({}, [sample])
@@ -91,7 +94,6 @@ def test_metric_rejects_misaligned_prediction():
     sample = dict(gt_depth_map=dict(data=torch.ones(1, 2, 2)), pred_depth_map=dict(data=torch.ones(1, 3, 2)))
     with pytest.raises(ValueError, match='depth prediction'):
         metric.process({}, [sample])
-
 
 
 def edge_sample(shift: int, height: int = 40, width: int = 60) -> dict:

@@ -27,16 +27,16 @@ def test_regression_stats_count_only_valid_pixels():
 
 def test_regression_summary_pools_over_the_set_and_channels():
     # image 1: two channels, one valid pixel, errors 1 and 3; image 2: one valid pixel, errors 0 and 0
-    first = task_metrics.regression_stats(torch.tensor([[[1.0]], [[3.0]]]), torch.zeros(2, 1, 1),
-                                          torch.ones(1, 1, dtype=torch.bool))
-    second = task_metrics.regression_stats(torch.zeros(2, 1, 2), torch.zeros(2, 1, 2),
-                                           torch.tensor([[True, False]]))
+    first = task_metrics.regression_stats(
+        torch.tensor([[[1.0]], [[3.0]]]), torch.zeros(2, 1, 1), torch.ones(1, 1, dtype=torch.bool))
+    second = task_metrics.regression_stats(torch.zeros(2, 1, 2), torch.zeros(2, 1, 2), torch.tensor([[True, False]]))
     pooled = {key: first[key] + second[key] for key in first}
     summary = task_metrics.regression_summary(pooled)
     assert summary['l1'] == pytest.approx(4 / 4)  # not the mean of the per-image L1s (2 and 0)
     assert summary['rmse'] == pytest.approx(math.sqrt(10 / 4))
-    assert all(math.isnan(value) for value in task_metrics.regression_summary(
-        dict(abs_error=0.0, squared_error=0.0, count=0)).values())
+    assert all(
+        math.isnan(value)
+        for value in task_metrics.regression_summary(dict(abs_error=0.0, squared_error=0.0, count=0)).values())
 
 
 def sample(task, pred, gt):
@@ -57,11 +57,14 @@ def test_multi_task_metric_ignores_each_task_pad_value():
     normal_pred = torch.zeros(3, 1, 2)
     normal_pred[:, 0, 0] = torch.tensor([0.6, 0.0, 0.8])  # errors 0.6, 0, 0.2; pixel 2 ignored
     normal_pred[:, 0, 1] = 5.0
-    metric.process({}, [dict(sample('depth_zbuffer', depth_pred, depth_gt), **sample('normal', normal_pred,
-                                                                                        normal_gt))])
+    metric.process({},
+                   [dict(sample('depth_zbuffer', depth_pred, depth_gt), **sample('normal', normal_pred, normal_gt))])
     # a second image: all depth valid, error 1 on its only pixel
-    metric.process({}, [dict(sample('depth_zbuffer', torch.ones(1, 1, 1), torch.zeros(1, 1, 1)),
-                             **sample('normal', normal_pred, normal_gt))])
+    metric.process({}, [
+        dict(
+            sample('depth_zbuffer', torch.ones(1, 1, 1), torch.zeros(1, 1, 1)),
+            **sample('normal', normal_pred, normal_gt))
+    ])
     results = metric.compute_metrics(metric.results)
     assert results['depth_zbuffer/l1'] == pytest.approx((0.1 + 0 + 0.4 + 1) / 4)
     assert results['depth_zbuffer/rmse'] == pytest.approx(math.sqrt((0.01 + 0.16 + 1) / 4))

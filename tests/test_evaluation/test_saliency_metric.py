@@ -80,11 +80,11 @@ def test_logit_thresholds_reproduce_invpts_double_sigmoid():
 
 def test_multi_task_metric_reports_saliency():
     metric = MultiTaskMetric(saliency_thresholds=THRESHOLDS, st_reference={'saliency/maxF': 65.0})
-    sample = dict(gt_saliency_map=dict(data=torch.tensor([[[1, 0, 1, 0, 255]]])),
-                  pred_saliency_map=dict(data=torch.tensor([[[0.9, 0.6, 0.3, 0.1, 0.7]]])))
+    sample = dict(
+        gt_saliency_map=dict(data=torch.tensor([[[1, 0, 1, 0, 255]]])),
+        pred_saliency_map=dict(data=torch.tensor([[[0.9, 0.6, 0.3, 0.1, 0.7]]])))
     metric.process({}, [sample])
     results = metric.compute_metrics(metric.results)
     assert math.isclose(results['saliency/maxF'], 81.25)
     assert math.isclose(results['saliency/mIoU'], 100 * 2 / 3)
     assert math.isclose(results['delta_m'], 100 * (81.25 - 65.0) / 65.0)  # higher maxF is better
-

@@ -51,8 +51,8 @@ def loop_reference(backbone, x):
 def test_forward_matches_timm_forward_intermediates():
     backbone = tiny_backbone()
     x = torch.randn(2, 3, *TINY_SIZE)
-    expected = backbone.vit.forward_intermediates(x, indices=list(backbone.out_indices), output_fmt='NCHW',
-                                                  intermediates_only=True)
+    expected = backbone.vit.forward_intermediates(
+        x, indices=list(backbone.out_indices), output_fmt='NCHW', intermediates_only=True)
     for ours, theirs in zip(backbone(x), expected):
         torch.testing.assert_close(ours, theirs)
     features, block_outputs = backbone.forward_with_block_outputs(x)
@@ -128,13 +128,16 @@ def test_unexpanded_checkpoint_into_expanded_model_is_refused():
 
 
 def test_segmentor_trains_expanded_modules():
-    model = MODELS.build(dict(
-        type='MultiTaskSegmentor', tasks=TASKS,
-        data_preprocessor=dict(type='MultiTaskDataPreProcessor', size_divisor=8),
-        backbone=dict(type='DTMEViT', model_name='vit_tiny_patch16_224', img_size=TINY_SIZE, model_kwargs=TINY),
-        heads=dict(semseg=dict(type='TaskConvHead', out_channels=5, channels=8),
-                   depth=dict(type='TaskConvHead', out_channels=1, channels=8),
-                   normals=dict(type='TaskConvHead', out_channels=3, channels=8))))
+    model = MODELS.build(
+        dict(
+            type='MultiTaskSegmentor',
+            tasks=TASKS,
+            data_preprocessor=dict(type='MultiTaskDataPreProcessor', size_divisor=8),
+            backbone=dict(type='DTMEViT', model_name='vit_tiny_patch16_224', img_size=TINY_SIZE, model_kwargs=TINY),
+            heads=dict(
+                semseg=dict(type='TaskConvHead', out_channels=5, channels=8),
+                depth=dict(type='TaskConvHead', out_channels=1, channels=8),
+                normals=dict(type='TaskConvHead', out_channels=3, channels=8))))
     assert model.backbone.tasks == TASKS
     batch = fake_batch(size=TINY_SIZE)
     data = model.data_preprocessor(batch, training=True)

@@ -26,14 +26,20 @@ def tiny_decoder(tasks=NYUD_TASKS, **kwargs):
 
 def tiny_model(tasks=NYUD_TASKS, backbone='TimmViT'):
     torch.manual_seed(0)
-    return MODELS.build(dict(
-        type='MultiTaskSegmentor', tasks=list(tasks),
-        heads={task: dict(type='TaskConvHead', out_channels=OUT_CHANNELS[task], channels=8) for task in tasks},
-        neck=dict(type='InvPTDecoder', pred_channels=dict(semseg=5), **TINY_NECK),
-        data_preprocessor=dict(type='MultiTaskDataPreProcessor', mean=[0, 0, 0], std=[255, 255, 255],
-                               size_divisor=8),
-        backbone=dict(type=backbone, model_name='vit_tiny_patch16_224', img_size=TINY_SIZE,
-                      model_kwargs=dict(patch_size=8, embed_dim=32, depth=4, num_heads=2))))
+    return MODELS.build(
+        dict(
+            type='MultiTaskSegmentor',
+            tasks=list(tasks),
+            heads={task: dict(type='TaskConvHead', out_channels=OUT_CHANNELS[task], channels=8)
+                   for task in tasks},
+            neck=dict(type='InvPTDecoder', pred_channels=dict(semseg=5), **TINY_NECK),
+            data_preprocessor=dict(
+                type='MultiTaskDataPreProcessor', mean=[0, 0, 0], std=[255, 255, 255], size_divisor=8),
+            backbone=dict(
+                type=backbone,
+                model_name='vit_tiny_patch16_224',
+                img_size=TINY_SIZE,
+                model_kwargs=dict(patch_size=8, embed_dim=32, depth=4, num_heads=2))))
 
 
 def batch_with_every_task(batch_size=2):
@@ -51,10 +57,20 @@ def test_decoder_shapes_and_gradients_for_every_task():
     features, preliminary = decoder(levels)
     assert decoder.out_channels == [24]
     # stage 0 at half the 4x6 grid, three x2 stages, fused at 8x the stage-0 size
-    assert {task: [tuple(f.shape) for f in levels_] for task, levels_ in features.items()} == {
-        task: [(2, 24, 16, 24)] for task in ALL_TASKS}
-    assert {task: tuple(p.shape) for task, p in preliminary.items()} == {
-        task: (2, OUT_CHANNELS[task], 2, 3) for task in ALL_TASKS}
+    assert {
+        task: [tuple(f.shape) for f in levels_]
+        for task, levels_ in features.items()
+    } == {
+        task: [(2, 24, 16, 24)]
+        for task in ALL_TASKS
+    }
+    assert {
+        task: tuple(p.shape)
+        for task, p in preliminary.items()
+    } == {
+        task: (2, OUT_CHANNELS[task], 2, 3)
+        for task in ALL_TASKS
+    }
     sum(f[0].square().mean() for f in features.values()).backward()
     assert [name for name, p in decoder.named_parameters() if p.grad is None or not p.grad.any()] == []
     # InvPT reads the last level, adds levels 1 and 0 as skips and leaves level 2 unused
@@ -103,10 +119,18 @@ def test_loss_supervises_the_preliminary_predictions_of_every_task():
     model = tiny_model(ALL_TASKS)
     data = model.data_preprocessor(batch_with_every_task(), training=True)
     losses = model(**data, mode='loss')
-    expected = {'semseg': 'loss_ce', 'human_parts': 'loss_ce', 'saliency': 'loss_bce', 'depth': 'loss_l1',
-                'normals': 'loss_l1', 'edge': 'loss_bce'}
-    assert set(losses) == {f'{task}.{name}' for task, name in expected.items()} | {
-        f'{task}.aux_{name}' for task, name in expected.items()}
+    expected = {
+        'semseg': 'loss_ce',
+        'human_parts': 'loss_ce',
+        'saliency': 'loss_bce',
+        'depth': 'loss_l1',
+        'normals': 'loss_l1',
+        'edge': 'loss_bce'
+    }
+    assert set(losses) == {f'{task}.{name}'
+                           for task, name in expected.items()
+                           } | {f'{task}.aux_{name}'
+                                for task, name in expected.items()}
     assert all(torch.isfinite(value) for value in losses.values())
     # the aux loss is the head's loss of the decoder's preliminary prediction, upsampled to the target
     _, preliminary = model.neck(model.backbone(data['inputs']))

@@ -13,12 +13,18 @@ def tiny_model(tasks=TASKS, heads=None):
         depth=dict(type='TaskConvHead', out_channels=1, channels=8),
         normals=dict(type='TaskConvHead', out_channels=3, channels=8),
         edge=dict(type='TaskConvHead', out_channels=1, channels=8))
-    return MODELS.build(dict(
-        type='MultiTaskSegmentor', tasks=list(tasks), heads=heads,
-        data_preprocessor=dict(type='MultiTaskDataPreProcessor', mean=[0, 0, 0], std=[255, 255, 255],
-                               size_divisor=8),
-        backbone=dict(type='TimmViT', model_name='vit_tiny_patch16_224', img_size=TINY_SIZE,
-                      model_kwargs=dict(patch_size=8, embed_dim=32, depth=4, num_heads=2))))
+    return MODELS.build(
+        dict(
+            type='MultiTaskSegmentor',
+            tasks=list(tasks),
+            heads=heads,
+            data_preprocessor=dict(
+                type='MultiTaskDataPreProcessor', mean=[0, 0, 0], std=[255, 255, 255], size_divisor=8),
+            backbone=dict(
+                type='TimmViT',
+                model_name='vit_tiny_patch16_224',
+                img_size=TINY_SIZE,
+                model_kwargs=dict(patch_size=8, embed_dim=32, depth=4, num_heads=2))))
 
 
 def test_backbone_returns_four_evenly_spaced_levels():
@@ -72,9 +78,11 @@ def test_single_task_model_has_one_head():
 
 def test_task_without_head_is_a_clear_error():
     with pytest.raises(ValueError, match=r"\['edge'\].*no head"):
-        tiny_model(heads=dict(semseg=dict(type='TaskConvHead', out_channels=5),
-                              depth=dict(type='TaskConvHead', out_channels=1),
-                              normals=dict(type='TaskConvHead', out_channels=3)))
+        tiny_model(
+            heads=dict(
+                semseg=dict(type='TaskConvHead', out_channels=5),
+                depth=dict(type='TaskConvHead', out_channels=1),
+                normals=dict(type='TaskConvHead', out_channels=3)))
 
 
 def test_unknown_task_is_a_clear_error():

@@ -23,8 +23,9 @@ CLASSES = dict(semseg=9, human_parts=7)
 def tiny_config(work_dir='unused', data_root='unused', max_iters=4, dtme=False, tasks=None, prompt_length=1):
     """The tiny synthetic config with the model and hook of configs/{taskprompter,dtme}/..._vitt_synth.py."""
     cfg = tiny_synth_config(data_root, work_dir, max_iters=max_iters)
-    source = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'dtme' if dtme else 'taskprompter',
-                                      ('taskprompter_' if dtme else '') + 'vitt_synth.py'))
+    source = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'dtme' if dtme else 'taskprompter',
+                 ('taskprompter_' if dtme else '') + 'vitt_synth.py'))
     cfg.model.backbone.type = source.model.backbone.type
     cfg.model.backbone.prompt_length = prompt_length
     cfg.model.neck = dict(source.model.neck, channels=16, out_channels=16)
@@ -80,6 +81,7 @@ def randomise(backbone):
 
 # --- the model alone -------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize('tasks,prompt_length', [(NYUD_TASKS, 1), (PASCAL_TASKS, 2)], ids=['nyud-L1', 'pascal-L2'])
 def test_forward_backward_shapes_for_every_task(tasks, prompt_length):
     model = tiny_model(tasks, prompt_length)
@@ -92,8 +94,13 @@ def test_forward_backward_shapes_for_every_task(tasks, prompt_length):
     assert [tuple(level.prompts.shape) for level in levels] == [(2, T * L, 32)] * 4
     assert [tuple(level.attention.shape) for level in levels] == [(2, 2, T * L, 24)] * 4  # 2 heads, 4x6 patches
     outputs = model(data['inputs'], mode='tensor')
-    assert {task: tuple(out.shape) for task, out in outputs.items()} == {
-        task: (2, get_out_channels(task), 16, 24) for task in tasks}  # the decoder upsamples the 4x6 grid x4
+    assert {
+        task: tuple(out.shape)
+        for task, out in outputs.items()
+    } == {
+        task: (2, get_out_channels(task), 16, 24)
+        for task in tasks
+    }  # the decoder upsamples the 4x6 grid x4
     losses = model(**data, mode='loss')
     assert {key.split('.')[0] for key in losses} == set(tasks)
     assert all(torch.isfinite(value) for value in losses.values())
@@ -132,11 +139,16 @@ def test_decoder_refuses_plain_vit_levels():
 
 def test_backbone_needs_tasks():
     with pytest.raises(ValueError, match='task list'):
-        MODELS.build(dict(type='TaskPrompterViT', model_name='vit_tiny_patch16_224', img_size=TINY_SIZE,
-                          model_kwargs=dict(patch_size=8, embed_dim=32, depth=4, num_heads=2)))
+        MODELS.build(
+            dict(
+                type='TaskPrompterViT',
+                model_name='vit_tiny_patch16_224',
+                img_size=TINY_SIZE,
+                model_kwargs=dict(patch_size=8, embed_dim=32, depth=4, num_heads=2)))
 
 
 # --- with DTME -------------------------------------------------------------------------------------------------------
+
 
 def test_analysis_sees_the_image_tokens_and_their_gradients():
     model = tiny_model()
@@ -234,8 +246,10 @@ def test_dtme_hook_expands_taskprompter_at_iteration_0_in_a_runner(synthetic_roo
     assert len(saved.tm_layers) == len(saved.te_layers) == 2 and len(saved.range_conflict) == 4
     groups = runner.optim_wrapper.optimizer.param_groups
     assert len(groups) == 2
-    assert {id(p) for p in groups[1]['params']} == {
-        id(p) for p in [*backbone.token_modulation.parameters(), *backbone.token_expansion.parameters()]}
+    assert {id(p)
+            for p in groups[1]['params']
+            } == {id(p)
+                  for p in [*backbone.token_modulation.parameters(), *backbone.token_expansion.parameters()]}
     with open(osp.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
         losses = [record['loss'] for record in map(json.loads, f) if 'loss' in record]
     assert len(losses) == 4 and all(torch.isfinite(torch.tensor(losses)))

@@ -30,8 +30,8 @@ def test_pretrained_local_checkpoint_is_loaded_and_resampled(tmp_path):
 
 
 def test_missing_pretrained_file_is_a_clear_error(tmp_path):
-    backbone = TimmViT('vit_tiny_patch16_224', img_size=(32, 48), pretrained=str(tmp_path / 'none.pth'),
-                       model_kwargs=TINY)
+    backbone = TimmViT(
+        'vit_tiny_patch16_224', img_size=(32, 48), pretrained=str(tmp_path / 'none.pth'), model_kwargs=TINY)
     with pytest.raises(FileNotFoundError, match='none.pth'):
         backbone.init_weights()
 

@@ -34,8 +34,9 @@ def test_no_module_refers_to_a_file_outside_the_repository():
             text = f.read()
         name = osp.relpath(file, REPO_ROOT)
         offenders += [f'{name}: names {token!r}' for token in OUTSIDE if token in text]
-        offenders += [f'{name}: names {path!r}, which does not exist' for path in REPO_PATH.findall(text)
-                      if not exists(path)]
+        offenders += [
+            f'{name}: names {path!r}, which does not exist' for path in REPO_PATH.findall(text) if not exists(path)
+        ]
     assert not offenders, '\n'.join(offenders)
 
 

@@ -64,8 +64,8 @@ def test_benchmark_writes_every_ratio(analysis_setup):
     log = run_tool(sys.executable, 'tools/benchmark.py', config, '--batches', '2', '--iters', '1', '--out', out)
     with open(out) as f:
         results = json.load(f)
-    for key in ('analysis_floor_ratio', 'train_step_ratio', 'train_flop_ratio', 'infer_step_ratio',
-                'infer_flop_ratio', 'analysis_mem_ratio', 'floor_time', 'analysis_time'):
+    for key in ('analysis_floor_ratio', 'train_step_ratio', 'train_flop_ratio', 'infer_step_ratio', 'infer_flop_ratio',
+                'analysis_mem_ratio', 'floor_time', 'analysis_time'):
         assert key in results, key
     assert results['analysis_floor_ratio'] > 0 and results['train_step_ratio'] > 0  # times are not asserted
     assert results['train_flop_ratio'] > 1.0 and results['infer_flop_ratio'] > 1.0  # task streams cost FLOPs

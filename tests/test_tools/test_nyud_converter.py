@@ -50,15 +50,19 @@ def raw_nyud(tmp_path_factory):
 def test_converter_crop_is_the_datasets_crop():
     from mmdtme.datasets.transforms.nyud_loading import KINECT_FRAME, NYUD_MT_CROP, NYUD_MT_FRAME
     converter = load_converter()
-    assert (converter.NYUD_MT_CROP, converter.KINECT_FRAME, converter.NYUD_MT_FRAME) == (
-        NYUD_MT_CROP, KINECT_FRAME, NYUD_MT_FRAME)
+    assert (converter.NYUD_MT_CROP, converter.KINECT_FRAME, converter.NYUD_MT_FRAME) == (NYUD_MT_CROP, KINECT_FRAME,
+                                                                                         NYUD_MT_FRAME)
 
 
 def test_converter_writes_the_nyud_mt_layout_byte_for_byte(raw_nyud, tmp_path):
     root, images, depths, labels = raw_nyud
     out = str(tmp_path / 'NYUDv2')
-    written = load_converter().convert(str(root / 'nyu_depth_v2_labeled.mat'), str(root / 'classMapping40.mat'),
-                                       str(root / 'splits.mat'), out, progress=False)
+    written = load_converter().convert(
+        str(root / 'nyu_depth_v2_labeled.mat'),
+        str(root / 'classMapping40.mat'),
+        str(root / 'splits.mat'),
+        out,
+        progress=False)
     assert written == {'train': ['img_5001', 'img_5003'], 'val': ['img_5002']}
     assert open(osp.join(out, 'gt_sets', 'val.txt')).read() == 'img_5002\n'
     crop = (slice(45, 470), slice(40, 600))
@@ -95,12 +99,11 @@ def test_converter_cli_with_normals_raw_depth_and_errors(raw_nyud, tmp_path, mon
         Image.fromarray(normals[index]).save(normals_dir / f'img_{5001 + index}.png')
     out = str(tmp_path / 'out')
     args = [str(root / name) for name in ('nyu_depth_v2_labeled.mat', 'classMapping40.mat', 'splits.mat')]
-    log = run_tool(sys.executable, 'tools/dataset_converters/nyud.py', *args, '--out', out, '--raw-depth',
-                   '--normals', str(normals_dir))
+    log = run_tool(sys.executable, 'tools/dataset_converters/nyud.py', *args, '--out', out, '--raw-depth', '--normals',
+                   str(normals_dir))
     assert 'wrote 2 train / 1 val samples' in log and 'NYUD-v2 -> NYUD-MT' in log  # the progress bar
     crop = (slice(45, 470), slice(40, 600))
-    np.testing.assert_array_equal(np.asarray(Image.open(osp.join(out, 'normals', 'img_5002.png'))),
-                                  normals[1][crop])
+    np.testing.assert_array_equal(np.asarray(Image.open(osp.join(out, 'normals', 'img_5002.png'))), normals[1][crop])
     raw = np.load(osp.join(out, 'depth', 'img_5002.npy'))
     np.testing.assert_array_equal(raw, np.where(depths[1] > 5, 0, depths[1])[crop])
     converter = load_converter()

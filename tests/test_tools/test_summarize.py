@@ -42,20 +42,41 @@ def fake_work_dir(root, name, metrics, as_validation=False):
 def table_rows(table):
     lines = [line for line in table.splitlines() if line.startswith('|')]
     header = [cell.strip() for cell in lines[0].strip('|').split('|')]
-    return header, {cells[0]: dict(zip(header, cells)) for cells in
-                    ([cell.strip() for cell in line.strip('|').split('|')] for line in lines[2:])}
+    return header, {
+        cells[0]: dict(zip(header, cells))
+        for cells in ([cell.strip() for cell in line.strip('|').split('|')] for line in lines[2:])
+    }
 
 
 def test_table_values_and_delta_m_signs(tmp_path):
     root = str(tmp_path)
-    st = fake_work_dir(root, 'st', {'semseg/mIoU': 40.0, 'semseg/aAcc': 60.0, 'depth/rmse': 0.5,
-                                    'normals/mean': 20.0, 'edge/pixel_odsF': 50.0, 'edge/threshold': 0.3})
+    st = fake_work_dir(
+        root, 'st', {
+            'semseg/mIoU': 40.0,
+            'semseg/aAcc': 60.0,
+            'depth/rmse': 0.5,
+            'normals/mean': 20.0,
+            'edge/pixel_odsF': 50.0,
+            'edge/threshold': 0.3
+        })
     # better everywhere by 10 %: mIoU up, RMSE and angle down, odsF up -> Δm = +10
-    better = fake_work_dir(root, 'mt/better', {'semseg/mIoU': 44.0, 'depth/rmse': 0.45, 'normals/mean': 18.0,
-                                               'edge/pixel_odsF': 55.0, 'delta_m': 3.0}, as_validation=True)
+    better = fake_work_dir(
+        root,
+        'mt/better', {
+            'semseg/mIoU': 44.0,
+            'depth/rmse': 0.45,
+            'normals/mean': 18.0,
+            'edge/pixel_odsF': 55.0,
+            'delta_m': 3.0
+        },
+        as_validation=True)
     # depth RMSE 20 % higher (worse), the rest equal -> Δm = -20 / 4 = -5
-    worse = fake_work_dir(root, 'mt/worse', {'semseg/mIoU': 40.0, 'depth/rmse': 0.6, 'normals/mean': 20.0,
-                                             'edge/pixel_odsF': 50.0})
+    worse = fake_work_dir(root, 'mt/worse', {
+        'semseg/mIoU': 40.0,
+        'depth/rmse': 0.6,
+        'normals/mean': 20.0,
+        'edge/pixel_odsF': 50.0
+    })
     table = summarize_tool.summarize([st, better, worse], reference_row='st', flops=False)
     header, rows = table_rows(table)
     assert header == ['run', 'semseg mIoU ↑', 'depth rmse ↓', 'normals mean ↓', 'edge pixel_odsF ↑', 'Δm (%) ↑']
@@ -130,6 +151,7 @@ def test_flops_count_attention():
     from mmdtme.utils.complexity import count_complexity
 
     class Attention(torch.nn.Module):
+
         def forward(self, x):
             q = x.reshape(3, 2, 10, 4)  # B=3, heads=2, L=10, E=4
             return torch.nn.functional.scaled_dot_product_attention(q, q, q)
@@ -165,6 +187,8 @@ def test_st_reference_tool_writes_the_main_metrics_and_never_overwrites(tmp_path
     assert written['sources']['depth/rmse'] == osp.join(runs[1], 'test_metrics.json')
     before = open(out).read()
     result = subprocess.run([sys.executable, 'tools/analysis_tools/st_reference.py', runs[0], '--out', out],
-                            cwd=REPO_ROOT, capture_output=True, text=True)
+                            cwd=REPO_ROOT,
+                            capture_output=True,
+                            text=True)
     assert result.returncode != 0 and 'exists; pass --force' in result.stderr
     assert open(out).read() == before

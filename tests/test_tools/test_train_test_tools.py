@@ -44,9 +44,8 @@ def test_train_lowers_the_loss_and_writes_a_checkpoint(trained):
 
 def test_resume_continues_from_the_checkpoint(trained):
     config, work_dir, _ = trained
-    log = run_tool(sys.executable, 'tools/train.py', config, '--work-dir', work_dir, '--resume',
-                   '--cfg-options', 'train_cfg.max_iters=25', 'default_hooks.checkpoint.interval=5',
-                   'train_cfg.val_interval=100')
+    log = run_tool(sys.executable, 'tools/train.py', config, '--work-dir', work_dir, '--resume', '--cfg-options',
+                   'train_cfg.max_iters=25', 'default_hooks.checkpoint.interval=5', 'train_cfg.val_interval=100')
     assert 'resumed epoch: 0, iter: 20' in log.lower() or 'resumed' in log.lower()
     assert osp.isfile(osp.join(work_dir, 'iter_25.pth'))
     assert logged_losses(work_dir)[-1][0] == 25
@@ -66,8 +65,11 @@ def test_test_tool_reports_every_metric(trained):
 
 def test_test_tool_with_missing_checkpoint_says_so(trained):
     config, work_dir, _ = trained
-    result = subprocess.run([sys.executable, 'tools/test.py', config, osp.join(work_dir, 'nope.pth')],
-                            cwd=REPO_ROOT, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, 'tools/test.py', config,
+                             osp.join(work_dir, 'nope.pth')],
+                            cwd=REPO_ROOT,
+                            capture_output=True,
+                            text=True)
     assert result.returncode != 0 and 'nope.pth' in result.stderr and 'does not exist' in result.stderr
 
 

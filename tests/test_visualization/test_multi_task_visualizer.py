@@ -93,8 +93,9 @@ def test_tasks_unknown_to_the_visualizer_are_drawn_by_kind():
     assert tile(panel, 0, 1)[0, 0].tolist() == default_palette()[5].tolist()
     assert tile(panel, 1, 2)[0, 0].tolist() == [64] * 3
     # a task outside the task table: float -> colormap, integer -> palette, 3 channels -> RGB
-    assert vis.draw_map('taskonomy_curvature', torch.arange(4.).reshape(1, 2, 2))[1, 1].tolist() == (
-        np.array(vis.cmap(1.0)[:3]) * 255).round().astype(int).tolist()
+    assert vis.draw_map('taskonomy_curvature',
+                        torch.arange(4.).reshape(1, 2, 2))[1, 1].tolist() == (np.array(vis.cmap(1.0)[:3]) *
+                                                                              255).round().astype(int).tolist()
     assert vis.draw_map('class_object', torch.tensor([[[1]]]))[0, 0].tolist() == default_palette()[1].tolist()
     assert vis.draw_map('rgb_thing', torch.tensor([[[1.]], [[0.]], [[0.5]]]))[0, 0].tolist() == [255, 0, 128]
 

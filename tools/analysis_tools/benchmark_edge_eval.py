@@ -36,7 +36,9 @@ def _random_segments(rng: np.random.Generator, height: int, width: int, count: i
     return canvas
 
 
-def synthetic_edge_pair(rng: np.random.Generator, height: int, width: int,
+def synthetic_edge_pair(rng: np.random.Generator,
+                        height: int,
+                        width: int,
                         lines: int = 25) -> Tuple[np.ndarray, np.ndarray]:
     """A GT of random 1-pixel segments and a network-like prediction: part of the GT (shifted by up to a pixel)
     and some false segments, blurred, with varying strength, smooth background clutter and pixel noise."""
@@ -77,8 +79,12 @@ def main() -> dict:
     ours = [edge_eval_stats(p, g, thresholds, args.max_dist, gt_mode='as_is') for p, g in compare]
     ours_s = (time.perf_counter() - start) / (len(compare) * len(thresholds))
     ours_summary = edge_eval_summary(ours, thresholds)
-    result.update(compare_images=len(compare), compare_thresholds=len(thresholds),
-                  ours_s_per_image_threshold=ours_s, ours_odsF=ours_summary['odsF'], ours_oisF=ours_summary['oisF'])
+    result.update(
+        compare_images=len(compare),
+        compare_thresholds=len(thresholds),
+        ours_s_per_image_threshold=ours_s,
+        ours_odsF=ours_summary['odsF'],
+        ours_oisF=ours_summary['oisF'])
     print(f'ours (exact): {ours_s * 1e3:.1f} ms per image-threshold, odsF {ours_summary["odsF"]:.3f}, '
           f'oisF {ours_summary["oisF"]:.3f}')
     try:
@@ -91,8 +97,8 @@ def main() -> dict:
         start = time.perf_counter()
         theirs = []
         for prob, gt in compare:
-            counts = evaluate_boundaries_threshold(thresholds, prob, gt.astype(bool), max_dist=args.max_dist,
-                                                   apply_thinning=True, apply_nms=False)
+            counts = evaluate_boundaries_threshold(
+                thresholds, prob, gt.astype(bool), max_dist=args.max_dist, apply_thinning=True, apply_nms=False)
             theirs.append(dict(zip(('cntR', 'sumR', 'cntP', 'sumP'), (np.asarray(c) for c in counts))))
         theirs_s = (time.perf_counter() - start) / (len(compare) * len(thresholds))
         theirs_summary = edge_eval_summary(theirs, thresholds)
@@ -100,11 +106,14 @@ def main() -> dict:
         recall = pooled['cntR'] / np.maximum(pooled['sumR'], 1)
         precision = pooled['cntP'] / np.maximum(pooled['sumP'], 1)
         interpolated = interpolated_max_scores(thresholds, recall, precision)[3]
-        result.update(pyedgeeval_s_per_image_threshold=theirs_s, speed_ratio=theirs_s / ours_s,
-                      pyedgeeval_odsF=theirs_summary['odsF'], pyedgeeval_oisF=theirs_summary['oisF'],
-                      pyedgeeval_interpolated_odsF=100.0 * float(interpolated),
-                      odsF_difference=ours_summary['odsF'] - theirs_summary['odsF'],
-                      oisF_difference=ours_summary['oisF'] - theirs_summary['oisF'])
+        result.update(
+            pyedgeeval_s_per_image_threshold=theirs_s,
+            speed_ratio=theirs_s / ours_s,
+            pyedgeeval_odsF=theirs_summary['odsF'],
+            pyedgeeval_oisF=theirs_summary['oisF'],
+            pyedgeeval_interpolated_odsF=100.0 * float(interpolated),
+            odsF_difference=ours_summary['odsF'] - theirs_summary['odsF'],
+            oisF_difference=ours_summary['oisF'] - theirs_summary['oisF'])
         print(f'pyEdgeEval:   {theirs_s * 1e3:.1f} ms per image-threshold, odsF {theirs_summary["odsF"]:.3f} '
               f'(its interpolated ODS {100 * interpolated:.3f}), oisF {theirs_summary["oisF"]:.3f}')
         print(f'speed ratio pyEdgeEval / ours: {theirs_s / ours_s:.1f}x;  odsF difference '

@@ -34,8 +34,11 @@ METHODS = ['gd', 'graddrop', 'mgda', 'pcgrad', 'cagrad', 'imtl', 'alignedmtl', '
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='MTO train-step time ratios to GD')
-    parser.add_argument('configs', nargs='*', help='configs/mto configs; the first is the reference '
-                        '(default: the 11 methods on the synthetic demo, gd first)')
+    parser.add_argument(
+        'configs',
+        nargs='*',
+        help='configs/mto configs; the first is the reference '
+        '(default: the 11 methods on the synthetic demo, gd first)')
     parser.add_argument('--iters', type=int, default=10, help='timed rounds (default: %(default)s)')
     parser.add_argument('--out', help='write the results to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings of every config')
@@ -81,8 +84,8 @@ def main() -> None:
         model.train()
         optim_cfg = {k: v for k, v in cfg.optim_wrapper.items() if k != 'constructor'}
         wrapper = MultiTaskOptimWrapperConstructor(optim_cfg)(model)
-        runs.append(dict(name=method_name(path), config=path, model=model, wrapper=wrapper, times=[],
-                         cost=cost_model(cfg)))
+        runs.append(
+            dict(name=method_name(path), config=path, model=model, wrapper=wrapper, times=[], cost=cost_model(cfg)))
 
     def step(run) -> float:
         if device.type == 'cuda':
@@ -106,13 +109,13 @@ def main() -> None:
     print(f'{"method":<12}{"s/step":>10}{"x " + runs[0]["name"]:>10}  cost per step')
     for run in runs:
         median = statistics.median(run['times'])
-        results[run['name']] = dict(config=run['config'], step_time=median, ratio=median / reference,
-                                    cost=run['cost'], times=run['times'])
+        results[run['name']] = dict(
+            config=run['config'], step_time=median, ratio=median / reference, cost=run['cost'], times=run['times'])
         print(f'{run["name"]:<12}{median:>10.4f}{median / reference:>10.2f}  {run["cost"]}')
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(dict(device=str(device), iters=args.iters, reference=runs[0]['name'], methods=results), f,
-                      indent=2)
+            json.dump(
+                dict(device=str(device), iters=args.iters, reference=runs[0]['name'], methods=results), f, indent=2)
         print(f'written to {args.out}')
 
 

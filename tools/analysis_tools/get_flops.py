@@ -19,8 +19,8 @@ from mmdtme.utils.complexity import config_complexity, human
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Parameters and FLOPs of the model of a config')
     parser.add_argument('config', help='config file path')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
-                        help='input size (default: the config\'s test size)')
+    parser.add_argument(
+        '--shape', type=int, nargs=2, metavar=('H', 'W'), help='input size (default: the config\'s test size)')
     parser.add_argument('--plan', help='a DTME plan (dtme_plan.json): also count the expanded model')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     return parser.parse_args()

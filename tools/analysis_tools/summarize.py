@@ -102,15 +102,20 @@ def complexity(work_dir: str, config: Optional[str], shape: Optional[Sequence[in
         is_dtme = cfg.model.get('backbone', {}).get('type') == 'DTMEViT'
         result = config_complexity(cfg, shape, plan if is_dtme and osp.isfile(plan) else None)
     except Exception as error:  # a config of another code version: keep the metrics, say why
-        print(f'warning: cannot build the model of {config} ({type(error).__name__}: {error}); no params / FLOPs',
-              file=sys.stderr)
+        print(
+            f'warning: cannot build the model of {config} ({type(error).__name__}: {error}); no params / FLOPs',
+            file=sys.stderr)
         return '–', '–'
     suffix = '_expanded' if 'flops_expanded' in result else ''
     return human(result['params' + suffix], 1e6), human(result['flops' + suffix], 1e9)
 
 
-def summarize(paths: Sequence[str], names: Optional[Sequence[str]] = None, st_reference: Sequence[str] = (),
-              reference_row: Optional[str] = None, metrics: Optional[Sequence[str]] = None, flops: bool = True,
+def summarize(paths: Sequence[str],
+              names: Optional[Sequence[str]] = None,
+              st_reference: Sequence[str] = (),
+              reference_row: Optional[str] = None,
+              metrics: Optional[Sequence[str]] = None,
+              flops: bool = True,
               shape: Optional[Sequence[int]] = None) -> str:
     """The markdown table (and its footnotes) of the runs at ``paths``; see the module docstring."""
     if names and len(names) != len(paths):
@@ -155,8 +160,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Summarize runs as a markdown table (metrics, Δm, params, FLOPs)')
     parser.add_argument('runs', nargs='+', help='work dirs or metrics JSON files')
     parser.add_argument('--names', nargs='+', help='row names (default: the work dir below work_dirs/)')
-    parser.add_argument('--st-reference', nargs='+', default=(), metavar='REF',
-                        help='single-task runs for Δm: work dirs / metrics JSONs, or task=PATH')
+    parser.add_argument(
+        '--st-reference',
+        nargs='+',
+        default=(),
+        metavar='REF',
+        help='single-task runs for Δm: work dirs / metrics JSONs, or task=PATH')
     parser.add_argument('--reference-row', help='compute Δm against this row instead')
     parser.add_argument('--metrics', nargs='+', help="metric columns ('task/metric'; default: each task's main one)")
     parser.add_argument('--no-flops', action='store_true', help='skip params / FLOPs (no model is built)')
@@ -168,8 +177,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     try:
-        table = summarize(args.runs, args.names, args.st_reference, args.reference_row, args.metrics,
-                          not args.no_flops, args.shape)
+        table = summarize(args.runs, args.names, args.st_reference, args.reference_row, args.metrics, not args.no_flops,
+                          args.shape)
     except (FileNotFoundError, KeyError, ValueError) as error:
         raise SystemExit(str(error))
     print(table)

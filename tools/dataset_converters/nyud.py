@@ -107,9 +107,17 @@ def read_normals(folder: str, name: str, full_frame: bool) -> np.ndarray:
                      '425x560')
 
 
-def convert(mat_path: str, mapping_path: str, splits_path: str, out: str, normals: Optional[str] = None,
-            raw_depth: bool = False, full_frame: bool = False, name_format: str = 'img_{:04d}',
-            name_offset: int = 5000, indices: Optional[Sequence[int]] = None, progress: bool = True) -> Dict[str, list]:
+def convert(mat_path: str,
+            mapping_path: str,
+            splits_path: str,
+            out: str,
+            normals: Optional[str] = None,
+            raw_depth: bool = False,
+            full_frame: bool = False,
+            name_format: str = 'img_{:04d}',
+            name_offset: int = 5000,
+            indices: Optional[Sequence[int]] = None,
+            progress: bool = True) -> Dict[str, list]:
     """Write the NYUD-MT layout to ``out``; returns ``{'train': names, 'val': names}``.
 
     Args:

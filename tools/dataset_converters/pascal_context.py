@@ -68,14 +68,19 @@ def _read_split(voc2010: str, split: str) -> List[str]:
         return [line.split()[0] for line in f if line.strip()]
 
 
-def convert(voc2010: str, context: str, parts: str, out: str, voc2012_seg: Optional[str] = None,
-            distill: Optional[str] = None, link: bool = False, progress: bool = True) -> Dict[str, int]:
+def convert(voc2010: str,
+            context: str,
+            parts: str,
+            out: str,
+            voc2012_seg: Optional[str] = None,
+            distill: Optional[str] = None,
+            link: bool = False,
+            progress: bool = True) -> Dict[str, int]:
     """Write the multi-task layout under ``out``; returns counts of what was written or missing."""
     for name, path in dict(voc2010=voc2010, context=context, parts=parts).items():
         if not osp.isdir(path):
             raise FileNotFoundError(f'--{name} {path!r} is not a folder')
-    folders = ['JPEGImages', 'ImageSets/Context', 'pascal-context/trainval', 'semseg/pascal-context',
-               'human_parts']
+    folders = ['JPEGImages', 'ImageSets/Context', 'pascal-context/trainval', 'semseg/pascal-context', 'human_parts']
     if voc2012_seg:
         folders.append('semseg/VOC12')
     if distill:
@@ -131,8 +136,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    counts = convert(args.voc2010, args.context, args.parts, args.out, voc2012_seg=args.voc2012_seg,
-                     distill=args.distill, link=args.link)
+    counts = convert(
+        args.voc2010,
+        args.context,
+        args.parts,
+        args.out,
+        voc2012_seg=args.voc2012_seg,
+        distill=args.distill,
+        link=args.link)
     print(f'wrote {counts["train"]} train / {counts["val"]} val samples to {args.out} '
           f'({counts["voc12"]} with a VOC2012 semseg map)')
     if counts['no_context']:

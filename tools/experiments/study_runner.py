@@ -57,8 +57,17 @@ class StudyScale:
 
 CPU_SCALE = StudyScale()
 # For a GPU: the demo's ViT-Tiny at 96×128 for 2,000 iterations.
-FULL_SCALE = StudyScale(name='full', image_size=(96, 128), embed_dim=192, depth=12, num_heads=3, head_channels=64,
-                        batch_size=16, max_iters=2000, warmup_iters=100, analysis_batches=25)
+FULL_SCALE = StudyScale(
+    name='full',
+    image_size=(96, 128),
+    embed_dim=192,
+    depth=12,
+    num_heads=3,
+    head_channels=64,
+    batch_size=16,
+    max_iters=2000,
+    warmup_iters=100,
+    analysis_batches=25)
 
 
 @dataclass(frozen=True)
@@ -95,13 +104,18 @@ def study_rows() -> List[StudyRow]:
         StudyRow('TE', 'main', dtme, dict(variant='te')),
         StudyRow('TM+TE', 'main', dtme, monitor=True),
     ]
-    rows += [StudyRow(f'selection {mode}', 'selection', dtme, dict(mode=mode))
-             for mode in ('random', 'reverse', 'swap')]
+    rows += [
+        StudyRow(f'selection {mode}', 'selection', dtme, dict(mode=mode)) for mode in ('random', 'reverse', 'swap')
+    ]
     rows += [StudyRow(f'ratio {ratio}', 'ratio', dtme, dict(ratio=ratio)) for ratio in (0.25, 0.75, 1.0)]
-    rows += [StudyRow(f'expand at {label}', 'expand_iter', dtme, dict(expand_fraction=fraction))
-             for label, fraction in (('1/4', 0.25), ('1/2', 0.5))]
-    rows += [StudyRow(name, 'mto', f'configs/mto/{method}_vitt_synth.py')
-             for name, method in (('PCGrad', 'pcgrad'), ('Nash-MTL', 'nashmtl'), ('FAMO', 'famo'))]
+    rows += [
+        StudyRow(f'expand at {label}', 'expand_iter', dtme, dict(expand_fraction=fraction))
+        for label, fraction in (('1/4', 0.25), ('1/2', 0.5))
+    ]
+    rows += [
+        StudyRow(name, 'mto', f'configs/mto/{method}_vitt_synth.py')
+        for name, method in (('PCGrad', 'pcgrad'), ('Nash-MTL', 'nashmtl'), ('FAMO', 'famo'))
+    ]
     rows.append(StudyRow('TM+TE + PCGrad', 'mto', 'configs/dtme/pcgrad_vitt_synth.py'))
     return rows
 
@@ -116,17 +130,19 @@ def build_run_config(row: StudyRow, scale: StudyScale, seed: int, work_dir: str,
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
     # num_workers 0: one core per run, the study runs several runs side by side
-    resize_synthetic_config(cfg, scale.image_size, dict(patch_size=scale.patch_size, embed_dim=scale.embed_dim,
-                                                        depth=scale.depth, num_heads=scale.num_heads),
-                            scale.head_channels, scale.batch_size, data_root, scale.generator)
+    resize_synthetic_config(
+        cfg, scale.image_size,
+        dict(patch_size=scale.patch_size, embed_dim=scale.embed_dim, depth=scale.depth, num_heads=scale.num_heads),
+        scale.head_channels, scale.batch_size, data_root, scale.generator)
     cfg.optim_wrapper.optimizer.lr = scale.lr
     cfg.param_scheduler = [
         dict(type='LinearLR', start_factor=0.1, begin=0, end=scale.warmup_iters, by_epoch=False),
-        dict(type='PolyLR', eta_min=0, power=0.9, begin=scale.warmup_iters, end=scale.max_iters, by_epoch=False)]
+        dict(type='PolyLR', eta_min=0, power=0.9, begin=scale.warmup_iters, end=scale.max_iters, by_epoch=False)
+    ]
     cfg.train_cfg.max_iters = scale.max_iters
     cfg.train_cfg.val_interval = scale.max_iters + 1  # no validation: run_one tests the final model once
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=scale.max_iters,
-                                        max_keep_ckpts=1)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', by_epoch=False, interval=scale.max_iters, max_keep_ckpts=1)
     cfg.default_hooks.logger.interval = max(1, scale.max_iters // 10)
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
     # Δm is computed by the study against its own ST rows, not the config's fixed references.
@@ -145,8 +161,12 @@ def build_run_config(row: StudyRow, scale: StudyScale, seed: int, work_dir: str,
             options['expand_iter'] = int(round(fraction * scale.max_iters))
         hook.update(options)
     if row.monitor:
-        hooks.append(dict(type='ConflictMonitorHook', interval=scale.max_iters, num_batches=2 * scale.analysis_batches,
-                          measure_before_train=True))
+        hooks.append(
+            dict(
+                type='ConflictMonitorHook',
+                interval=scale.max_iters,
+                num_batches=2 * scale.analysis_batches,
+                measure_before_train=True))
     cfg.custom_hooks = hooks
     return cfg
 
@@ -174,8 +194,13 @@ def run_one(config_file: str, result_file: str) -> dict:
     return result
 
 
-def run_study(out_dir: str, rows: Sequence[StudyRow], seeds: Sequence[int], scale: StudyScale, jobs: int = 2,
-              data_root: Optional[str] = None, log=print) -> Dict[str, Dict[int, dict]]:
+def run_study(out_dir: str,
+              rows: Sequence[StudyRow],
+              seeds: Sequence[int],
+              scale: StudyScale,
+              jobs: int = 2,
+              data_root: Optional[str] = None,
+              log=print) -> Dict[str, Dict[int, dict]]:
     """Run every (row, seed) whose ``result.json`` is missing, ``jobs`` at a time; return all results.
 
     Each run's config, log and result live in ``out_dir/runs/<row>/seed<k>/``. A failed run is reported with
@@ -208,8 +233,12 @@ def run_study(out_dir: str, rows: Sequence[StudyRow], seeds: Sequence[int], scal
         while pending and len(running) < jobs:
             row, seed, run_dir = pending.pop(0)
             log_file = open(osp.join(run_dir, 'run.log'), 'w')
-            command = [sys.executable, osp.join(REPO_ROOT, 'tools', 'experiments', 'synthetic_study.py'), '--run-one',
-                       osp.join(run_dir, 'config.py'), '--result', osp.join(run_dir, 'result.json')]
+            command = [
+                sys.executable,
+                osp.join(REPO_ROOT, 'tools', 'experiments', 'synthetic_study.py'), '--run-one',
+                osp.join(run_dir, 'config.py'), '--result',
+                osp.join(run_dir, 'result.json')
+            ]
             process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
             running.append((process, log_file, row, seed, run_dir, time.perf_counter()))
         time.sleep(0.5)

@@ -7,5 +7,7 @@ from .render import backproject_depth, camera_intrinsics, render_scene
 from .scene import CLASSES, PALETTE
 from .writer import GENERATOR_VERSION, dataset_is_complete, generate_dataset
 
-__all__ = ['CLASSES', 'GENERATOR_VERSION', 'PALETTE', 'backproject_depth', 'camera_intrinsics', 'dataset_is_complete',
-           'generate_dataset', 'render_scene']
+__all__ = [
+    'CLASSES', 'GENERATOR_VERSION', 'PALETTE', 'backproject_depth', 'camera_intrinsics', 'dataset_is_complete',
+    'generate_dataset', 'render_scene'
+]

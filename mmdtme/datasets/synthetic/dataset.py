@@ -27,7 +27,10 @@ class SyntheticNYUDDataset(NYUDMultiTaskDataset):
 
     METAINFO = dict(classes=CLASSES, palette=PALETTE, tasks=NYUDMultiTaskDataset.METAINFO['tasks'])
 
-    def __init__(self, data_root: str, generator: Optional[dict] = None, force_regenerate: bool = False,
+    def __init__(self,
+                 data_root: str,
+                 generator: Optional[dict] = None,
+                 force_regenerate: bool = False,
                  **kwargs) -> None:
         if get_rank() == 0:
             generate_dataset(data_root, force=force_regenerate, **(generator or {}))

@@ -123,7 +123,7 @@ def _irradiance(points: np.ndarray, normals: np.ndarray, ambient: np.ndarray, li
             to_light = where - points
             distance = np.linalg.norm(to_light, axis=1, keepdims=True)
             lambert = np.clip(np.einsum('ij,ij->i', normals, to_light / distance), 0, None)[:, None]
-            irradiance += lambert / (1.0 + (distance / 3.0) ** 2) * light_colour
+            irradiance += lambert / (1.0 + (distance / 3.0)**2) * light_colour
         else:
             irradiance += np.clip(normals @ where, 0, None)[:, None] * light_colour
     return irradiance
@@ -151,8 +151,8 @@ def render_scene(seed: int, height: int, width: int, *, return_camera: bool = Fa
     room, camera_position, world_from_camera, fov = sample_room_and_camera(rng)
     objects = [('floor', [Plane(1, 0.0, 1.0, CLASS_ID['floor'])]),
                ('ceiling', [Plane(1, room[1], -1.0, CLASS_ID['ceiling'])])]
-    objects += [('wall', [Plane(axis, sign * room[axis] / 2, -sign, CLASS_ID['wall'])])
-                for axis in (0, 2) for sign in (-1.0, 1.0)]
+    objects += [('wall', [Plane(axis, sign * room[axis] / 2, -sign, CLASS_ID['wall'])]) for axis in (0, 2)
+                for sign in (-1.0, 1.0)]
     backward = world_from_camera[:, 2]  # the camera looks along its -z axis
     objects += sample_objects(rng, room, camera_position[[0, 2]], np.arctan2(backward[0], backward[2]), fov)
     class_looks = {name: sample_appearance(rng, name) for name in CLASSES}
@@ -164,8 +164,9 @@ def render_scene(seed: int, height: int, width: int, *, return_camera: bool = Fa
     # Rays are not normalised: their camera-frame z is -1, so the hit parameter t is the z-depth itself.
     intrinsics = camera_intrinsics(height, width, fov)
     u, v = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-    camera_rays = np.stack([(u - intrinsics[0, 2]) / intrinsics[0, 0], -(v - intrinsics[1, 2]) / intrinsics[1, 1],
-                            -np.ones_like(u)], axis=-1).reshape(-1, 3)
+    camera_rays = np.stack(
+        [(u - intrinsics[0, 2]) / intrinsics[0, 0], -(v - intrinsics[1, 2]) / intrinsics[1, 1], -np.ones_like(u)],
+        axis=-1).reshape(-1, 3)
     rays = (camera_rays @ world_from_camera.T).astype(np.float32)
     nearest_t, hit_object, hit_primitive = _ray_cast(objects, camera_position, rays)
 

@@ -105,6 +105,7 @@ class _Box:
 
 
 class _Sphere:
+
     def __init__(self, center: np.ndarray, radius: float, class_id: int) -> None:
         self.center, self.radius, self.class_id = center, radius, class_id
 
@@ -112,7 +113,7 @@ class _Sphere:
         offset = origin - self.center
         a = np.einsum('ij,ij->i', dirs, dirs)
         b = dirs @ offset.astype(np.float32)
-        discriminant = b * b - a * (offset @ offset - self.radius ** 2)
+        discriminant = b * b - a * (offset @ offset - self.radius**2)
         t = (-b - np.sqrt(np.maximum(discriminant, 0))) / a
         return np.where((discriminant >= 0) & (t > _EPS), t, np.inf)
 
@@ -131,7 +132,7 @@ class _Cylinder:
         dx, dy, dz = dirs[:, 0], dirs[:, 1], dirs[:, 2]
         a = dx * dx + dz * dz
         b = dx * ox + dz * oz
-        discriminant = b * b - a * (ox * ox + oz * oz - self.radius ** 2)
+        discriminant = b * b - a * (ox * ox + oz * oz - self.radius**2)
         with np.errstate(divide='ignore', invalid='ignore'):
             t_side = (-b - np.sqrt(np.maximum(discriminant, 0))) / a
             y_side = origin[1] + t_side * dy
@@ -139,7 +140,7 @@ class _Cylinder:
                             t_side, np.inf)
             for cap_y in (self.y_low, self.y_high):
                 t_cap = (cap_y - origin[1]) / dy
-                inside = (ox + t_cap * dx) ** 2 + (oz + t_cap * dz) ** 2 <= self.radius ** 2
+                inside = (ox + t_cap * dx)**2 + (oz + t_cap * dz)**2 <= self.radius**2
                 best = np.where(inside & (t_cap > _EPS) & (t_cap < best), t_cap, best)
         return best
 
@@ -168,9 +169,9 @@ def sample_appearance(rng: np.random.Generator, class_name: str) -> tuple:
 def object_appearance(rng: np.random.Generator, class_look: tuple) -> Appearance:
     base, secondary, kind, period = class_look
     jitter = rng.normal(1.0, 0.08, 3)  # instances of a class vary a little even when their look is canonical
-    return Appearance(np.clip(np.array(base) * jitter, 0, 1), np.clip(np.array(secondary) * jitter, 0, 1), kind,
-                      period * rng.uniform(0.8, 1.25), rng.uniform(0, np.pi), rng.uniform(0, 10, 3),
-                      int(rng.integers(2 ** 31)))
+    return Appearance(
+        np.clip(np.array(base) * jitter, 0, 1), np.clip(np.array(secondary) * jitter, 0, 1), kind,
+        period * rng.uniform(0.8, 1.25), rng.uniform(0, np.pi), rng.uniform(0, 10, 3), int(rng.integers(2**31)))
 
 
 def sample_objects(rng: np.random.Generator, room: np.ndarray, camera_xz: np.ndarray, backward_yaw: float,
@@ -199,9 +200,12 @@ def sample_objects(rng: np.random.Generator, room: np.ndarray, camera_xz: np.nda
             half = np.array([rng.uniform(0.4, 0.9), 0.03, rng.uniform(0.3, 0.6)])
             top_height = rng.uniform(0.6, 0.85)
             top = _Box(np.array([x, top_height, z]), half, object_yaw, class_id)
-            legs = [_Box(np.array([x, top_height / 2, z]) + _rotation_y(object_yaw) @ np.array([sx, 0, sz]),
-                         np.array([0.03, top_height / 2, 0.03]), object_yaw, class_id)
-                    for sx in (-half[0] + 0.06, half[0] - 0.06) for sz in (-half[2] + 0.06, half[2] - 0.06)]
+            legs = [
+                _Box(
+                    np.array([x, top_height / 2, z]) + _rotation_y(object_yaw) @ np.array([sx, 0, sz]),
+                    np.array([0.03, top_height / 2, 0.03]), object_yaw, class_id)
+                for sx in (-half[0] + 0.06, half[0] - 0.06) for sz in (-half[2] + 0.06, half[2] - 0.06)
+            ]
             primitives = [top] + legs
         elif class_name in ('cabinet', 'crate'):
             low, high = ([0.3, 0.45, 0.2], [0.6, 1.0, 0.4]) if class_name == 'cabinet' else (0.15, 0.4)
@@ -225,7 +229,7 @@ def sample_light(rng: np.random.Generator, room: np.ndarray) -> tuple[bool, np.n
     """Returns (is_point_light, position_or_direction_to_light, rgb_intensity)."""
     if rng.random() < STRONG_COLOURED_LIGHT_PROB:
         hue = rng.random(3)
-        colour = (hue / hue.max()) ** 4 * rng.uniform(1.2, 2.0)  # the power pushes the weaker channels towards zero
+        colour = (hue / hue.max())**4 * rng.uniform(1.2, 2.0)  # the power pushes the weaker channels towards zero
     else:
         colour = (1 - 0.15 * rng.random(3)) * rng.uniform(0.6, 1.0)
     if rng.random() < POINT_LIGHT_PROB:

@@ -63,8 +63,10 @@ def dataset_is_complete(root: str, **params: Any) -> bool:
         if len(names) != meta.get(f'num_{split}'):
             return False
         for name in names:
-            files = [f'images/{name}.png', f'segmentation/{name}.png', f'depth/{name}.npy',
-                     f'normals/{name}.png', f'edge/{name}.png']
+            files = [
+                f'images/{name}.png', f'segmentation/{name}.png', f'depth/{name}.npy', f'normals/{name}.png',
+                f'edge/{name}.png'
+            ]
             if not all(os.path.isfile(os.path.join(root, path)) for path in files):
                 return False
     return True
@@ -97,8 +99,14 @@ def _move_into_place(built: str, root: str) -> None:
         shutil.rmtree(graveyard, ignore_errors=True)
 
 
-def generate_dataset(root: str, num_train: int = 400, num_val: int = 100, height: int = 96, width: int = 128,
-                     seed: int = 0, progress: bool = True, force: bool = False) -> str:
+def generate_dataset(root: str,
+                     num_train: int = 400,
+                     num_val: int = 100,
+                     height: int = 96,
+                     width: int = 128,
+                     seed: int = 0,
+                     progress: bool = True,
+                     force: bool = False) -> str:
     """Renders a synthetic NYUD-MT dataset under ``root`` unless an identical one is already there.
 
     Layout: ``images/*.png`` (RGB), ``segmentation/*.png`` (class index + 1, 0 = unlabelled), ``depth/*.npy``
@@ -152,18 +160,24 @@ def generate_dataset(root: str, num_train: int = 400, num_val: int = 100, height
         intrinsics = {}
         jobs = [(split, name) for split in _SPLITS for name in _scene_names(split, params[f'num_{split}'])]
         for split, name in tqdm(jobs, desc='generating synthetic scenes', disable=not progress):
-            scene = render_scene(_scene_seed(seed, split, int(name.rsplit('_', 1)[1])), height, width,
-                                 return_camera=True)
+            scene = render_scene(
+                _scene_seed(seed, split, int(name.rsplit('_', 1)[1])), height, width, return_camera=True)
             _write_scene(building, name, scene)
             matrix = scene['intrinsics']
             intrinsics[name] = [float(matrix[0, 0]), float(matrix[1, 1]), float(matrix[0, 2]), float(matrix[1, 2])]
         for split in _SPLITS:
             with open(os.path.join(building, 'gt_sets', f'{split}.txt'), 'w', encoding='utf-8') as file:
                 file.writelines(f'{name}\n' for name in _scene_names(split, params[f'num_{split}']))
-        meta = dict(generator=_GENERATOR_ID, generator_version=GENERATOR_VERSION, **params, classes=list(CLASSES),
-                    palette=PALETTE, segmentation_offset=1, depth_unit='metre',
-                    normals_encoding='round((n + 1) / 2 * 255), camera frame x right, y up, z towards the camera',
-                    intrinsics_fx_fy_cx_cy=intrinsics)
+        meta = dict(
+            generator=_GENERATOR_ID,
+            generator_version=GENERATOR_VERSION,
+            **params,
+            classes=list(CLASSES),
+            palette=PALETTE,
+            segmentation_offset=1,
+            depth_unit='metre',
+            normals_encoding='round((n + 1) / 2 * 255), camera frame x right, y up, z towards the camera',
+            intrinsics_fx_fy_cx_cy=intrinsics)
         with open(os.path.join(building, 'meta.json'), 'w', encoding='utf-8') as file:  # last: marks completion
             json.dump(meta, file, indent=1)
         _move_into_place(building, os.path.abspath(root))

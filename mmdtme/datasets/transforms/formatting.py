@@ -18,8 +18,11 @@ class PackMultiTaskInputs(BaseTransform):
         meta_keys: Keys of ``results`` copied into the sample's metainfo.
     """
 
-    def __init__(self, meta_keys=('img_path', 'name', 'ori_shape', 'img_shape', 'pad_shape', 'scale_factor',
-                                  'flip', 'flip_direction', 'reduce_zero_label', 'tasks')) -> None:
+    def __init__(
+        self,
+        meta_keys=('img_path', 'name', 'ori_shape', 'img_shape', 'pad_shape', 'scale_factor', 'flip', 'flip_direction',
+                   'reduce_zero_label', 'tasks')
+    ) -> None:
         self.meta_keys = meta_keys
 
     def transform(self, results: dict) -> dict:

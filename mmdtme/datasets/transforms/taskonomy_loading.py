@@ -77,7 +77,7 @@ def read_8bit(path: str, channels: Tuple[int, ...]) -> np.ndarray:
 # Decoders: stored values -> float32 target (see the module docstring), IGNORE where invalid if ``mask_invalid``.
 # ----------------------------------------------------------------------------------------------------------------
 def decode_depth(stored: np.ndarray, mask_invalid: bool = True) -> np.ndarray:
-    target = np.log1p(stored) / np.log(2.0 ** 16)
+    target = np.log1p(stored) / np.log(2.0**16)
     if mask_invalid:
         target[stored == INVALID_DEPTH] = IGNORE
     return target.astype(np.float32)
@@ -92,8 +92,8 @@ def _to_unit_range(stored: np.ndarray, high: float, clip: bool = True) -> np.nda
 def decode_edge_occlusion(stored: np.ndarray, mask_invalid: bool = True) -> np.ndarray:
     # The source blurs the rescaled map at 256x256 with sigma 4; scale sigma with the stored width.
     sigma = EDGE_OCCLUSION_SIGMA_AT_256 * stored.shape[1] / 256.0
-    return gaussian_filter(_to_unit_range(stored, 0.00625 * 2 ** 16, clip=False).astype(np.float64),
-                           sigma=sigma).astype(np.float32)
+    return gaussian_filter(
+        _to_unit_range(stored, 0.00625 * 2**16, clip=False).astype(np.float64), sigma=sigma).astype(np.float32)
 
 
 def decode_normal(stored: np.ndarray, mask_invalid: bool = True) -> np.ndarray:
@@ -118,15 +118,15 @@ def decode_reshading(stored: np.ndarray, mask_invalid: bool = True) -> np.ndarra
 
 
 def decode_edge_texture(stored: np.ndarray, mask_invalid: bool = True) -> np.ndarray:
-    return _to_unit_range(stored, 0.08 * 2 ** 16)
+    return _to_unit_range(stored, 0.08 * 2**16)
 
 
 def decode_keypoints2d(stored: np.ndarray, mask_invalid: bool = True) -> np.ndarray:
-    return _to_unit_range(stored, 0.005 * 2 ** 16)
+    return _to_unit_range(stored, 0.005 * 2**16)
 
 
 def decode_keypoints3d(stored: np.ndarray, mask_invalid: bool = True) -> np.ndarray:
-    return _to_unit_range(stored, 2.0 ** 16)
+    return _to_unit_range(stored, 2.0**16)
 
 
 def decode_8bit_unit(stored: np.ndarray, mask_invalid: bool = True) -> np.ndarray:

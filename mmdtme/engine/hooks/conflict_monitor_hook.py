@@ -30,8 +30,12 @@ class ConflictMonitorHook(Hook):
 
     priority = 'BELOW_NORMAL'
 
-    def __init__(self, interval: int = 1000, num_batches: int = 2, range_variance: float = 0.99,
-                 analysis_dataloader: Optional[dict] = None, measure_before_train: bool = False) -> None:
+    def __init__(self,
+                 interval: int = 1000,
+                 num_batches: int = 2,
+                 range_variance: float = 0.99,
+                 analysis_dataloader: Optional[dict] = None,
+                 measure_before_train: bool = False) -> None:
         if interval < 1 or num_batches < 1:
             raise ValueError(f'interval and num_batches must be >= 1, got {interval} and {num_batches}')
         self.interval = interval
@@ -54,12 +58,16 @@ class ConflictMonitorHook(Hook):
         scores = self.measure(runner)
         self.history.append(dict(iter=step, **scores))
         runner.visualizer.add_scalars(
-            {f'conflicts/{space}/block_{layer:02d}': value
-             for space in ('range', 'null') for layer, value in enumerate(scores[f'{space}_conflict'])},
+            {
+                f'conflicts/{space}/block_{layer:02d}': value
+                for space in ('range', 'null')
+                for layer, value in enumerate(scores[f'{space}_conflict'])
+            },
             step=step)
         runner.logger.info('conflict monitor at iteration {}: mean range conflict {:.3f}, mean null conflict '
                            '{:.3f} (per block: range {}, null {})'.format(
-                               step, sum(scores['range_conflict']) / len(scores['range_conflict']),
+                               step,
+                               sum(scores['range_conflict']) / len(scores['range_conflict']),
                                sum(scores['null_conflict']) / len(scores['null_conflict']),
                                [round(v, 3) for v in scores['range_conflict']],
                                [round(v, 3) for v in scores['null_conflict']]))
@@ -74,12 +82,13 @@ class ConflictMonitorHook(Hook):
         was_training = model.training
         model.eval()
         try:
-            covariance = accumulate_covariance(self._batches, block_outputs, backbone.depth, backbone.embed_dim,
-                                               reduce=sum_over_ranks)
-            spaces = [split_token_space(covariance.covariance(layer), self.range_variance)
-                      for layer in range(backbone.depth)]
-            conflicts = accumulate_conflicts(self._batches, task_losses, list(model.tasks), spaces,
-                                             reduce=sum_over_ranks, batch_size=_batch_size)
+            covariance = accumulate_covariance(
+                self._batches, block_outputs, backbone.depth, backbone.embed_dim, reduce=sum_over_ranks)
+            spaces = [
+                split_token_space(covariance.covariance(layer), self.range_variance) for layer in range(backbone.depth)
+            ]
+            conflicts = accumulate_conflicts(
+                self._batches, task_losses, list(model.tasks), spaces, reduce=sum_over_ranks, batch_size=_batch_size)
         finally:
             model.train(was_training)
         return {key: value.tolist() for key, value in conflicts.scores().items()}

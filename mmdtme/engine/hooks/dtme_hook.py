@@ -43,27 +43,46 @@ class DTMEHook(ExpansionHook):
 
     log_name = 'DTME'
 
-    def __init__(self, expand_iter: int = 0, plan_file: Optional[str] = None,
-                 analysis_dataloader: Optional[dict] = None, max_batches: Optional[int] = None,
-                 range_variance: float = 0.99, ratio: float = 0.5, mode: str = 'conflict', variant: str = 'tm+te',
-                 num_tokens: int = 6, modulator: str = 'affine', seed: int = 0) -> None:
-        super().__init__(expand_iter=expand_iter, plan_file=plan_file, analysis_dataloader=analysis_dataloader,
-                         max_batches=max_batches)
-        self.settings = AnalysisSettings(range_variance=range_variance, ratio=ratio, mode=mode, variant=variant,
-                                         num_tokens=num_tokens, modulator=modulator, seed=seed)
+    def __init__(self,
+                 expand_iter: int = 0,
+                 plan_file: Optional[str] = None,
+                 analysis_dataloader: Optional[dict] = None,
+                 max_batches: Optional[int] = None,
+                 range_variance: float = 0.99,
+                 ratio: float = 0.5,
+                 mode: str = 'conflict',
+                 variant: str = 'tm+te',
+                 num_tokens: int = 6,
+                 modulator: str = 'affine',
+                 seed: int = 0) -> None:
+        super().__init__(
+            expand_iter=expand_iter,
+            plan_file=plan_file,
+            analysis_dataloader=analysis_dataloader,
+            max_batches=max_batches)
+        self.settings = AnalysisSettings(
+            range_variance=range_variance,
+            ratio=ratio,
+            mode=mode,
+            variant=variant,
+            num_tokens=num_tokens,
+            modulator=modulator,
+            seed=seed)
 
     def write_report(self, runner, plan: Plan) -> None:
         """Save the plan and its plots to the work dir and its per-block scores to the visualizer backends."""
-        scalars = {f'dtme/{key}/block_{layer:02d}': float(value)
-                   for key in ('range_conflict', 'null_conflict', 'range_cosine', 'null_cosine', 'ks')
-                   for layer, value in enumerate(getattr(plan, key))}
+        scalars = {
+            f'dtme/{key}/block_{layer:02d}': float(value)
+            for key in ('range_conflict', 'null_conflict', 'range_cosine', 'null_cosine', 'ks')
+            for layer, value in enumerate(getattr(plan, key))
+        }
         if scalars:
             runner.visualizer.add_scalars(scalars, step=runner.iter)
         if is_main_process():
             plan.save(osp.join(runner.work_dir, PLAN_FILE))
             plots = save_analysis_plots(plan, runner.work_dir)
-            runner.logger.info(f'DTME: plan written to {osp.join(runner.work_dir, PLAN_FILE)}'
-                               + (f', plots {plots}' if plots else ''))
+            runner.logger.info(f'DTME: plan written to {osp.join(runner.work_dir, PLAN_FILE)}' +
+                               (f', plots {plots}' if plots else ''))
 
     def analyse(self, runner) -> Plan:
         """Run the analysis on the runner's model and analysis set; every process gets the same plan."""
@@ -78,8 +97,16 @@ class DTMEHook(ExpansionHook):
         was_training = model.training
         model.eval()
         try:
-            plan = analyze(batches, block_outputs, task_losses, list(model.tasks), backbone.depth,
-                           backbone.embed_dim, self.settings, reduce=sum_over_ranks, progress=progress)
+            plan = analyze(
+                batches,
+                block_outputs,
+                task_losses,
+                list(model.tasks),
+                backbone.depth,
+                backbone.embed_dim,
+                self.settings,
+                reduce=sum_over_ranks,
+                progress=progress)
         finally:
             model.train(was_training)
         # Every rank computed the same plan from the summed statistics; rank 0's copy is authoritative.

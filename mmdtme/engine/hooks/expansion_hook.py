@@ -30,8 +30,11 @@ class ExpansionHook(Hook):
     priority = 'ABOVE_NORMAL'
     log_name = 'Expansion'  # prefix of the log lines and name in errors
 
-    def __init__(self, expand_iter: int = 0, plan_file: Optional[str] = None,
-                 analysis_dataloader: Optional[dict] = None, max_batches: Optional[int] = None) -> None:
+    def __init__(self,
+                 expand_iter: int = 0,
+                 plan_file: Optional[str] = None,
+                 analysis_dataloader: Optional[dict] = None,
+                 max_batches: Optional[int] = None) -> None:
         if expand_iter < 0:
             raise ValueError(f'expand_iter must be >= 0, got {expand_iter}')
         if max_batches is not None and max_batches < 1:
@@ -65,8 +68,9 @@ class ExpansionHook(Hook):
             self._analyse_and_expand(runner)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        stored = next((value for key, value in checkpoint.get('state_dict', {}).items()
-                       if key.endswith('backbone.dtme_plan')), None)
+        stored = next(
+            (value for key, value in checkpoint.get('state_dict', {}).items() if key.endswith('backbone.dtme_plan')),
+            None)
         if stored is not None and stored.numel() > 0:
             self._apply(runner, Plan.from_tensor(stored), source='the checkpoint')
 

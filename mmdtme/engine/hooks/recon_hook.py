@@ -48,11 +48,16 @@ class ReconHook(ExpansionHook):
 
     log_name = 'Recon'
 
-    def __init__(self, start_iter: int = 0, num_batches: Optional[int] = 20, threshold: float = 0.0, k: int = 1,
-                 granularity: str = 'block', plan_file: Optional[str] = None,
+    def __init__(self,
+                 start_iter: int = 0,
+                 num_batches: Optional[int] = 20,
+                 threshold: float = 0.0,
+                 k: int = 1,
+                 granularity: str = 'block',
+                 plan_file: Optional[str] = None,
                  dataloader: Optional[dict] = None) -> None:
-        super().__init__(expand_iter=start_iter, plan_file=plan_file, analysis_dataloader=dataloader,
-                         max_batches=num_batches)
+        super().__init__(
+            expand_iter=start_iter, plan_file=plan_file, analysis_dataloader=dataloader, max_batches=num_batches)
         if not -1.0 <= threshold <= 1.0:
             raise ValueError(f'threshold S is a cosine, in [-1, 1]; got {threshold}')
         if k < 1:
@@ -91,25 +96,38 @@ class ReconHook(ExpansionHook):
         model.eval()
         start = time.perf_counter()
         try:
-            result = measure_conflicts(batches, lambda batch: task_losses(batch)[0], list(model.tasks),
-                                       backbone.vit.blocks, self.granularity, self.threshold, self.k,
-                                       reduce=sum_over_ranks, progress=progress)
+            result = measure_conflicts(
+                batches,
+                lambda batch: task_losses(batch)[0],
+                list(model.tasks),
+                backbone.vit.blocks,
+                self.granularity,
+                self.threshold,
+                self.k,
+                reduce=sum_over_ranks,
+                progress=progress)
         finally:
             model.train(was_training)
         runner.logger.info(f'Recon: measurement took {time.perf_counter() - start:.1f} s')
         shared = [json.dumps(result.to_dict())]  # rank 0's choice is authoritative
         broadcast_object_list(shared, src=0)
         self.result = ReconResult(**json.loads(shared[0]))
-        return Plan(tasks=list(model.tasks), num_layers=backbone.depth, channels=backbone.embed_dim,
-                    copied_modules=list(self.result.selected)).validate()
+        return Plan(
+            tasks=list(model.tasks),
+            num_layers=backbone.depth,
+            channels=backbone.embed_dim,
+            copied_modules=list(self.result.selected)).validate()
 
     def write_report(self, runner, plan: Plan) -> None:
         """Save the plan, the scores and their plot to the work dir, the scores to the visualizer backends."""
         result = self.result
         if result is not None:
             runner.logger.info(result.table())
-            scalars = {f'recon/{key}/{unit}': float(value) for key in ('conflict_rate', 'mean_cosine')
-                       for unit, value in zip(result.units, getattr(result, key))}
+            scalars = {
+                f'recon/{key}/{unit}': float(value)
+                for key in ('conflict_rate', 'mean_cosine')
+                for unit, value in zip(result.units, getattr(result, key))
+            }
             runner.visualizer.add_scalars(scalars, step=runner.iter)
         if not is_main_process():
             return

@@ -31,8 +31,12 @@ class MultiTaskVisualizationHook(Hook):
 
     priority = 'NORMAL'
 
-    def __init__(self, draw: bool = False, interval: int = 50, out_dir: Optional[str] = None,
-                 tasks: Optional[Sequence[str]] = None, backend_args: Optional[dict] = None) -> None:
+    def __init__(self,
+                 draw: bool = False,
+                 interval: int = 50,
+                 out_dir: Optional[str] = None,
+                 tasks: Optional[Sequence[str]] = None,
+                 backend_args: Optional[dict] = None) -> None:
         if interval < 1:
             raise ValueError(f'MultiTaskVisualizationHook interval must be >= 1, got {interval}')
         self.draw = draw
@@ -70,8 +74,8 @@ class MultiTaskVisualizationHook(Hook):
             out_file = None
             if mode == 'test' and self.out_dir is not None:
                 out_file = osp.join(self.out_dir, f'{name}.png')
-            visualizer.add_datasample(f'{mode}_{name}', image, sample, out_file=out_file, step=runner.iter,
-                                      tasks=self.tasks)
+            visualizer.add_datasample(
+                f'{mode}_{name}', image, sample, out_file=out_file, step=runner.iter, tasks=self.tasks)
 
     def after_val_iter(self, runner, batch_idx: int, data_batch: dict = None, outputs: Sequence = None) -> None:
         self._draw_batch(runner, batch_idx, data_batch, outputs, 'val')

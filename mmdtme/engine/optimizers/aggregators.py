@@ -202,16 +202,19 @@ class NashMTL(_TorchJD):
         optim_niter: Most convex-approximation iterations per solve.
     """
 
-    def __init__(self, num_tasks: int, max_norm: float = 1.0, update_weights_every: int = 1,
+    def __init__(self,
+                 num_tasks: int,
+                 max_norm: float = 1.0,
+                 update_weights_every: int = 1,
                  optim_niter: int = 20) -> None:
         super().__init__(_torchjd_aggregation().NashMTL(
-            n_tasks=num_tasks, max_norm=max_norm, update_weights_every=update_weights_every,
-            optim_niter=optim_niter))
+            n_tasks=num_tasks, max_norm=max_norm, update_weights_every=update_weights_every, optim_niter=optim_niter))
 
     def state_dict(self) -> dict:
         weighting = self.torchjd.weighting
-        return dict(alpha=torch.as_tensor(np.asarray(weighting.prvs_alpha, dtype=np.float64)),
-                    step=torch.tensor(int(weighting.step)))
+        return dict(
+            alpha=torch.as_tensor(np.asarray(weighting.prvs_alpha, dtype=np.float64)),
+            step=torch.tensor(int(weighting.step)))
 
     def load_state_dict(self, state: dict) -> None:
         weighting = self.torchjd.weighting

@@ -66,7 +66,7 @@ class UW(LossWeighter):
 
     def __init__(self, num_tasks: int, init: float = 0.0) -> None:
         super().__init__(num_tasks)
-        self.log_vars = nn.Parameter(torch.full((num_tasks,), float(init)))
+        self.log_vars = nn.Parameter(torch.full((num_tasks, ), float(init)))
 
     def forward(self, losses: Tensor, reduced: Tensor) -> Tensor:
         return 0.5 * torch.exp(-self.log_vars) * losses + 0.5 * self.log_vars
@@ -167,12 +167,16 @@ class FAMO(LossWeighter):
 
     needs_recompute = True
 
-    def __init__(self, num_tasks: int, lr: float = 0.025, weight_decay: float = 1e-3,
-                 min_losses: Optional[List[float]] = None, eps: float = 1e-8) -> None:
+    def __init__(self,
+                 num_tasks: int,
+                 lr: float = 0.025,
+                 weight_decay: float = 1e-3,
+                 min_losses: Optional[List[float]] = None,
+                 eps: float = 1e-8) -> None:
         super().__init__(num_tasks)
         self.logits = nn.Parameter(torch.zeros(num_tasks))
         bounds = torch.zeros(num_tasks) if min_losses is None else torch.tensor(list(min_losses), dtype=torch.float)
-        if bounds.shape != (num_tasks,):
+        if bounds.shape != (num_tasks, ):
             raise ValueError(f'FAMO min_losses needs one value per task ({num_tasks}), got {min_losses}')
         self.register_buffer('min_losses', bounds)
         self.eps = eps
@@ -199,7 +203,7 @@ class FAMO(LossWeighter):
         delta = torch.log(self._before) - torch.log(self._shifted(recompute()))
         with torch.enable_grad():
             z = F.softmax(self.logits, dim=0)
-            (grad,) = torch.autograd.grad(z, self.logits, grad_outputs=delta)
+            (grad, ) = torch.autograd.grad(z, self.logits, grad_outputs=delta)
         self.logits.grad = grad
         self.optimizer.step()
         self.logits.grad = None

@@ -60,10 +60,11 @@ from mmdtme.registry import OPTIM_WRAPPERS
 from .aggregators import AGGREGATORS, GradientAggregator
 from .loss_weighters import LOSS_WEIGHTERS, LossWeighter
 
-DEFAULT_TASK_SPECIFIC = ('heads.',)
+DEFAULT_TASK_SPECIFIC = ('heads.', )
 # Modules holding one parameter slice per task stream (T, ...): slice t only receives task t's gradient.
-TASK_STREAM_MODULES = tuple(getattr(dtme, name) for name in (
-    'TokenModulation', 'BNTokenModulation', 'TokenExpansion', 'TaskLinear', 'TaskLayerNorm', 'TaskBatched')
+TASK_STREAM_MODULES = tuple(
+    getattr(dtme, name)
+    for name in ('TokenModulation', 'BNTokenModulation', 'TokenExpansion', 'TaskLinear', 'TaskLayerNorm', 'TaskBatched')
     if hasattr(dtme, name))
 
 
@@ -112,9 +113,14 @@ class MultiTaskOptimWrapperMixin:
             ``accumulative_counts``, ``loss_scale``...).
     """
 
-    def __init__(self, *args, tasks: Optional[Sequence[str]] = None, aggregator: Optional[dict] = None,
-                 loss_weighting: Optional[dict] = None, task_specific: Sequence[str] = DEFAULT_TASK_SPECIFIC,
-                 seed: int = 0, **kwargs) -> None:
+    def __init__(self,
+                 *args,
+                 tasks: Optional[Sequence[str]] = None,
+                 aggregator: Optional[dict] = None,
+                 loss_weighting: Optional[dict] = None,
+                 task_specific: Sequence[str] = DEFAULT_TASK_SPECIFIC,
+                 seed: int = 0,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not tasks:
             raise ValueError(f'{type(self).__name__} needs the task names: build it with '
@@ -122,8 +128,7 @@ class MultiTaskOptimWrapperMixin:
         self.tasks = tuple(tasks)
         self.aggregator: Optional[GradientAggregator] = _build(AGGREGATORS, aggregator, len(self.tasks),
                                                                'gradient aggregator')
-        self.weighter: Optional[LossWeighter] = _build(LOSS_WEIGHTERS, loss_weighting, len(self.tasks),
-                                                       'loss weighter')
+        self.weighter: Optional[LossWeighter] = _build(LOSS_WEIGHTERS, loss_weighting, len(self.tasks), 'loss weighter')
         self.task_specific = tuple(task_specific)
         self.seed = seed
         self.num_aggregations = 0
@@ -147,7 +152,9 @@ class MultiTaskOptimWrapperMixin:
             "model's train_step must call update_task_params(): MultiTaskSegmentor does in one process; under "
             "DDP set model_wrapper_cfg=dict(type='MultiTaskDDP') in the config.")
 
-    def update_task_params(self, task_losses: Dict[str, Tensor], model: nn.Module,
+    def update_task_params(self,
+                           task_losses: Dict[str, Tensor],
+                           model: nn.Module,
                            recompute: Optional[Callable[[], Dict[str, Tensor]]] = None) -> Dict[str, float]:
         """Backward (and, at an update iteration, step) from per-task losses; returns values to log.
 
@@ -179,8 +186,7 @@ class MultiTaskOptimWrapperMixin:
             self.step()
             self.zero_grad()
             if self.weighter is not None:
-                self.weighter.after_update(reduced, self._reduced(recompute) if self.weighter.needs_recompute
-                                           else None)
+                self.weighter.after_update(reduced, self._reduced(recompute) if self.weighter.needs_recompute else None)
         log_vars = {}
         if self.weighter is not None:
             for task, weight in zip(self.tasks, self.weighter.weights().tolist()):
@@ -234,10 +240,11 @@ class MultiTaskOptimWrapperMixin:
         inputs = shared + others
         rows = []
         for t in range(len(weighted)):
-            grads = torch.autograd.grad(self._scale_for_backward(weighted[t]), inputs,
-                                        retain_graph=t < len(weighted) - 1, allow_unused=True)
-            rows.append(torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
-                                   for g, p in zip(grads[:len(shared)], shared)]))
+            grads = torch.autograd.grad(
+                self._scale_for_backward(weighted[t]), inputs, retain_graph=t < len(weighted) - 1, allow_unused=True)
+            rows.append(
+                torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
+                           for g, p in zip(grads[:len(shared)], shared)]))
             for p, g in zip(others, grads[len(shared):]):
                 if g is not None:
                     p.grad = g if p.grad is None else p.grad.add_(g)

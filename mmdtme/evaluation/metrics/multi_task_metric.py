@@ -59,11 +59,18 @@ class MultiTaskMetric(BaseMetric):
     # BSDS-style edge modes: per-image statistics kept under 'edge@<mode>' (OIS needs them per image).
     EDGE_MODES = ('exact', 'fast', 'pixel')
 
-    def __init__(self, tasks: Optional[Sequence[str]] = None, num_classes: Union[int, Dict[str, int], None] = None,
-                 ignore_index: int = 255, edge_metrics: Sequence[str] = ('pixel', ),
-                 edge_max_dist: float = edge_eval.NYUD_MAX_DIST, edge_thresholds: int = 99, edge_tolerance: int = 1,
-                 st_reference: Optional[Dict[str, Union[float, str]]] = None, collect_device: str = 'cpu',
-                 prefix: Optional[str] = None, saliency_thresholds: Optional[Sequence[float]] = None,
+    def __init__(self,
+                 tasks: Optional[Sequence[str]] = None,
+                 num_classes: Union[int, Dict[str, int], None] = None,
+                 ignore_index: int = 255,
+                 edge_metrics: Sequence[str] = ('pixel', ),
+                 edge_max_dist: float = edge_eval.NYUD_MAX_DIST,
+                 edge_thresholds: int = 99,
+                 edge_tolerance: int = 1,
+                 st_reference: Optional[Dict[str, Union[float, str]]] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 saliency_thresholds: Optional[Sequence[float]] = None,
                  saliency_beta_sq: float = 0.3) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.tasks = tuple(tasks) if tasks is not None else None
@@ -166,8 +173,11 @@ class MultiTaskMetric(BaseMetric):
                     for mode in self.edge_metrics:
                         if mode != 'pixel':
                             result[f'{task}@{mode}'] = edge_eval.edge_eval_stats(
-                                pred[0].float().cpu().numpy(), gt[0].cpu().numpy(), max_dist=self.edge_max_dist,
-                                mode=mode, ignore_index=self.ignore_index)
+                                pred[0].float().cpu().numpy(),
+                                gt[0].cpu().numpy(),
+                                max_dist=self.edge_max_dist,
+                                mode=mode,
+                                ignore_index=self.ignore_index)
             self.results.append(result)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
@@ -190,17 +200,23 @@ class MultiTaskMetric(BaseMetric):
             task, _, mode = key.partition('@')
             summary = edge_eval.edge_eval_summary(stats)
             if mode == 'exact':
-                metrics.update({f'{task}/odsF': summary['odsF'], f'{task}/oisF': summary['oisF'],
-                                f'{task}/AP': summary['AP'], f'{task}/ods_threshold': summary['threshold']})
+                metrics.update({
+                    f'{task}/odsF': summary['odsF'],
+                    f'{task}/oisF': summary['oisF'],
+                    f'{task}/AP': summary['AP'],
+                    f'{task}/ods_threshold': summary['threshold']
+                })
             else:
                 metrics.update({f'{task}/approx_odsF': summary['odsF'], f'{task}/approx_oisF': summary['oisF']})
         if self.st_reference:
             missing = [key for key in self.st_reference if key not in metrics]
             if missing:
-                print_log(f'Δm is not reported: this evaluation has no {missing} (it has {sorted(metrics)}), and a '
-                          'Δm over fewer tasks than the reference would mislead. Give st_reference keys that the '
-                          'evaluation reports (e.g. edge/approx_odsF for edge_metrics=(\'fast\', ...)).',
-                          logger='current', level=logging.WARNING)
+                print_log(
+                    f'Δm is not reported: this evaluation has no {missing} (it has {sorted(metrics)}), and a '
+                    'Δm over fewer tasks than the reference would mislead. Give st_reference keys that the '
+                    'evaluation reports (e.g. edge/approx_odsF for edge_metrics=(\'fast\', ...)).',
+                    logger='current',
+                    level=logging.WARNING)
             else:
                 metrics['delta_m'] = delta_m(metrics, self.st_reference, LOWER_IS_BETTER)
         self._print_table(metrics)

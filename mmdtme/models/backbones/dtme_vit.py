@@ -110,8 +110,10 @@ class DTMEViT(TimmViT):
 
     def _split_levels(self, levels: list, batch_size: int) -> Dict[str, List[torch.Tensor]]:
         B = batch_size
-        return {task: [level[t * B:(t + 1) * B] if is_stacked else level for level, is_stacked in levels]
-                for t, task in enumerate(self.plan.tasks)}
+        return {
+            task: [level[t * B:(t + 1) * B] if is_stacked else level for level, is_stacked in levels]
+            for t, task in enumerate(self.plan.tasks)
+        }
 
     def forward_with_block_outputs(self, x: torch.Tensor):
         """Features and every block's output tokens: (B, N, C) while shared, (T·B, N, C) once stacked."""

@@ -65,7 +65,10 @@ class TaskPrompterViT(DTMEViT):
             ``model_kwargs['embed_dim']`` sets the prompt (= token) width.
     """
 
-    def __init__(self, tasks: Optional[Sequence[str]] = None, prompt_length: int = 1, prompt_init_std: float = 0.02,
+    def __init__(self,
+                 tasks: Optional[Sequence[str]] = None,
+                 prompt_length: int = 1,
+                 prompt_init_std: float = 0.02,
                  **kwargs) -> None:
         super().__init__(tasks=tasks, **kwargs)
         if not self.tasks:
@@ -136,9 +139,13 @@ class TaskPrompterViT(DTMEViT):
         if self.plan is None:
             return [level for level, _ in levels]
         B = batch_size
-        return {task: [PromptLevel(*(part[t * B:(t + 1) * B] for part in level)) if stacked else level
-                       for level, stacked in levels]
-                for t, task in enumerate(self.plan.tasks)}
+        return {
+            task: [
+                PromptLevel(*(part[t * B:(t + 1) * B] for part in level)) if stacked else level
+                for level, stacked in levels
+            ]
+            for t, task in enumerate(self.plan.tasks)
+        }
 
     def _levels(self, x: Tensor, block_outputs: Optional[list] = None) -> PromptFeatures:
         levels = []

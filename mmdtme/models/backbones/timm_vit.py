@@ -41,16 +41,20 @@ def load_vit_checkpoint(vit: torch.nn.Module, path: str) -> None:
             state_dict = state_dict[key]
     for prefix in ('module.', 'backbone.vit.', 'backbone.'):
         if any(key.startswith(prefix) for key in state_dict):
-            state_dict = {key[len(prefix):] if key.startswith(prefix) else key: value
-                          for key, value in state_dict.items()}
+            state_dict = {
+                key[len(prefix):] if key.startswith(prefix) else key: value
+                for key, value in state_dict.items()
+            }
     state_dict = checkpoint_filter_fn(state_dict, vit)
     incompatible = vit.load_state_dict(state_dict, strict=False)
     missing_blocks = [key for key in incompatible.missing_keys if key.startswith('blocks.')]
     if missing_blocks:
         raise KeyError(f'{path!r} does not hold this ViT\'s transformer blocks (missing e.g. {missing_blocks[:3]}); '
                        'is it a checkpoint of another architecture?')
-    print_log(f'loaded ViT weights from {path}; missing keys: {incompatible.missing_keys}, '
-              f'unexpected keys: {incompatible.unexpected_keys}', logger='current')
+    print_log(
+        f'loaded ViT weights from {path}; missing keys: {incompatible.missing_keys}, '
+        f'unexpected keys: {incompatible.unexpected_keys}',
+        logger='current')
 
 
 @MODELS.register_module()
@@ -70,13 +74,24 @@ class TimmViT(BaseModule):
         model_kwargs: Other ``timm.create_model`` arguments (``embed_dim``, ``depth``, ``patch_size``...).
     """
 
-    def __init__(self, model_name: str = 'vit_base_patch16_384', img_size: Union[int, Sequence[int]] = (448, 576),
-                 out_indices: Optional[Sequence[int]] = None, pretrained: Optional[str] = None,
-                 drop_path_rate: float = 0.0, model_kwargs: Optional[dict] = None, init_cfg=None) -> None:
+    def __init__(self,
+                 model_name: str = 'vit_base_patch16_384',
+                 img_size: Union[int, Sequence[int]] = (448, 576),
+                 out_indices: Optional[Sequence[int]] = None,
+                 pretrained: Optional[str] = None,
+                 drop_path_rate: float = 0.0,
+                 model_kwargs: Optional[dict] = None,
+                 init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.vit = timm.create_model(
-            model_name, pretrained=pretrained == 'timm', img_size=img_size, num_classes=0, global_pool='',
-            dynamic_img_size=True, drop_path_rate=drop_path_rate, **(model_kwargs or {}))
+            model_name,
+            pretrained=pretrained == 'timm',
+            img_size=img_size,
+            num_classes=0,
+            global_pool='',
+            dynamic_img_size=True,
+            drop_path_rate=drop_path_rate,
+            **(model_kwargs or {}))
         # Dense features are taken from intermediate blocks without the final norm; an unused norm would hold
         # parameters without gradients, which DDP rejects.
         self.vit.norm = nn.Identity()

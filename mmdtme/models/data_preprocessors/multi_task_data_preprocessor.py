@@ -29,9 +29,14 @@ class MultiTaskDataPreProcessor(BaseDataPreprocessor):
         pad_value: Image padding value, applied after normalisation.
     """
 
-    def __init__(self, mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None,
-                 bgr_to_rgb: bool = False, size: Optional[Tuple[int, int]] = None,
-                 size_divisor: Optional[int] = None, pad_value: float = 0.0, non_blocking: bool = False) -> None:
+    def __init__(self,
+                 mean: Optional[Sequence[float]] = None,
+                 std: Optional[Sequence[float]] = None,
+                 bgr_to_rgb: bool = False,
+                 size: Optional[Tuple[int, int]] = None,
+                 size_divisor: Optional[int] = None,
+                 pad_value: float = 0.0,
+                 non_blocking: bool = False) -> None:
         super().__init__(non_blocking)
         if (mean is None) != (std is None):
             raise ValueError('give both mean and std, or neither')
@@ -76,8 +81,7 @@ class MultiTaskDataPreProcessor(BaseDataPreprocessor):
         data_samples = data.get('data_samples')
         if data_samples is not None:
             for image, sample in zip(images, data_samples):
-                sample.set_metainfo(dict(img_shape=tuple(image.shape[-2:]), pad_shape=shape,
-                                         batch_input_shape=shape))
+                sample.set_metainfo(dict(img_shape=tuple(image.shape[-2:]), pad_shape=shape, batch_input_shape=shape))
                 if not training:
                     continue
                 for spec in TASK_SPECS.values():

@@ -27,9 +27,15 @@ class TaskConvHead(BaseModule):
         norm_cfg: Normalisation layer of the Conv-BN-ReLU.
     """
 
-    def __init__(self, task: str, in_channels: List[int], out_channels: int, channels: int = 256,
-                 loss: Optional[dict] = None, output_type: Optional[str] = None,
-                 norm_cfg: dict = dict(type='BN'), init_cfg=None) -> None:
+    def __init__(self,
+                 task: str,
+                 in_channels: List[int],
+                 out_channels: int,
+                 channels: int = 256,
+                 loss: Optional[dict] = None,
+                 output_type: Optional[str] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.task = task
         spec = TASK_SPECS.get(task)
@@ -46,8 +52,10 @@ class TaskConvHead(BaseModule):
 
     def forward(self, features: List[torch.Tensor]) -> torch.Tensor:
         size = features[0].shape[-2:]
-        features = [f if f.shape[-2:] == size else F.interpolate(f, size, mode='bilinear', align_corners=False)
-                    for f in features]
+        features = [
+            f if f.shape[-2:] == size else F.interpolate(f, size, mode='bilinear', align_corners=False)
+            for f in features
+        ]
         return self.predictor(self.fuse(torch.cat(features, dim=1)))
 
     def loss(self, features: List[torch.Tensor], target: torch.Tensor) -> Dict[str, torch.Tensor]:

@@ -7,7 +7,9 @@ import torch.nn.functional as F
 from mmdtme.registry import MODELS
 
 
-def balanced_bce(logits: torch.Tensor, target: torch.Tensor, pos_weight: Optional[float] = None,
+def balanced_bce(logits: torch.Tensor,
+                 target: torch.Tensor,
+                 pos_weight: Optional[float] = None,
                  ignore_index: int = 255) -> torch.Tensor:
     """Class-balanced binary cross entropy (HED) over labelled pixels.
 

@@ -56,15 +56,22 @@ class JointTaskAttention(nn.Module):
         norm_cfg: Normalisation after the query convolution.
     """
 
-    def __init__(self, dim: int, num_tasks: int, num_heads: int = 2, q_stride: int = 2, q_kernel: int = 3,
-                 kv_pool: int = 2, qkv_bias: bool = True, message: bool = False,
+    def __init__(self,
+                 dim: int,
+                 num_tasks: int,
+                 num_heads: int = 2,
+                 q_stride: int = 2,
+                 q_kernel: int = 3,
+                 kv_pool: int = 2,
+                 qkv_bias: bool = True,
+                 message: bool = False,
                  norm_cfg: dict = dict(type='BN')) -> None:
         super().__init__()
         if dim % num_heads:
             raise ValueError(f'attention width {dim} is not divisible by num_heads={num_heads}')
         self.num_tasks = num_tasks
         self.num_heads = num_heads
-        self.scale = (dim // num_heads) ** -0.5
+        self.scale = (dim // num_heads)**-0.5
         self.q_conv = nn.ModuleList(
             nn.Sequential(
                 nn.Conv2d(dim, dim, q_kernel, stride=q_stride, padding=q_kernel // 2, groups=dim, bias=False),
@@ -92,7 +99,8 @@ class JointTaskAttention(nn.Module):
         maps = resize(maps, grid).reshape(B, H, T, K, *grid)
         return maps.permute(0, 1, 2, 4, 5, 3).reshape(B, H, T * grid[0] * grid[1], K)
 
-    def forward(self, maps: List[torch.Tensor],
+    def forward(self,
+                maps: List[torch.Tensor],
                 message: Optional[Message] = None) -> Tuple[List[torch.Tensor], Message]:
         queries = [conv(x) for conv, x in zip(self.q_conv, maps)]
         pooled = torch.cat([flatten_tokens(self.kv_pool(x)) for x in maps], dim=1)  # (B, T·Nk, C)
@@ -123,8 +131,7 @@ class UPTransformerBlock(nn.Module):
         **attn_kwargs: :class:`JointTaskAttention` arguments.
     """
 
-    def __init__(self, dim: int, num_tasks: int, mlp_ratio: float = 4.0, drop_path: float = 0.0,
-                 **attn_kwargs) -> None:
+    def __init__(self, dim: int, num_tasks: int, mlp_ratio: float = 4.0, drop_path: float = 0.0, **attn_kwargs) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.attn = JointTaskAttention(dim, num_tasks, **attn_kwargs)
@@ -132,7 +139,8 @@ class UPTransformerBlock(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def forward(self, maps: List[torch.Tensor],
+    def forward(self,
+                maps: List[torch.Tensor],
                 message: Optional[Message] = None) -> Tuple[List[torch.Tensor], Message]:
         h, w = maps[0].shape[-2:]
         tokens = torch.stack(maps, dim=1).permute(0, 1, 3, 4, 2)  # (B, T, h, w, C)
@@ -151,8 +159,7 @@ class UpsampleEmbed(nn.Sequential):
         conv = dict(kernel_size=3, padding=2, dilation=2, bias=False, norm_cfg=norm_cfg)
         super().__init__(
             nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False),
-            ConvModule(in_channels, out_channels, **conv),
-            ConvModule(out_channels, out_channels, **conv))
+            ConvModule(in_channels, out_channels, **conv), ConvModule(out_channels, out_channels, **conv))
 
 
 class InvPTStage(nn.Module):
@@ -172,9 +179,16 @@ class InvPTStage(nn.Module):
         **block_kwargs: :class:`UPTransformerBlock` arguments.
     """
 
-    def __init__(self, in_dim: int, dim: int, out_channels: int, num_tasks: int, upsample: bool,
-                 skip_channels: Optional[int] = None, skip_upsample: bool = False,
-                 norm_cfg: dict = dict(type='BN'), **block_kwargs) -> None:
+    def __init__(self,
+                 in_dim: int,
+                 dim: int,
+                 out_channels: int,
+                 num_tasks: int,
+                 upsample: bool,
+                 skip_channels: Optional[int] = None,
+                 skip_upsample: bool = False,
+                 norm_cfg: dict = dict(type='BN'),
+                 **block_kwargs) -> None:
         super().__init__()
         if not upsample and in_dim != dim:
             raise ValueError(f'a stage without upsampling keeps its width: got in_dim={in_dim}, dim={dim}')
@@ -182,15 +196,18 @@ class InvPTStage(nn.Module):
         self.up = nn.ModuleList(UpsampleEmbed(in_dim, dim, norm_cfg) for _ in range(num_tasks)) if upsample else None
         self.skip = None
         if skip_channels is not None:
-            self.skip = (nn.ConvTranspose2d(skip_channels, dim, 3, stride=2, padding=1, output_padding=1)
-                         if skip_upsample else nn.Conv2d(skip_channels, dim, 3, padding=1))
+            self.skip = (
+                nn.ConvTranspose2d(skip_channels, dim, 3, stride=2, padding=1, output_padding=1)
+                if skip_upsample else nn.Conv2d(skip_channels, dim, 3, padding=1))
         self.block = UPTransformerBlock(dim, num_tasks, norm_cfg=norm_cfg, **block_kwargs)
         # One LayerNorm over the channels of all tasks together, as in the reference code.
         self.norm = nn.LayerNorm(num_tasks * dim)
         self.out_proj = nn.ModuleList(nn.Conv2d(dim, out_channels, 1)
                                       for _ in range(num_tasks)) if dim != out_channels else None
 
-    def forward(self, maps: List[torch.Tensor], skips: Optional[List[torch.Tensor]] = None,
+    def forward(self,
+                maps: List[torch.Tensor],
+                skips: Optional[List[torch.Tensor]] = None,
                 message: Optional[Message] = None) -> Tuple[List[torch.Tensor], Message]:
         if self.up is not None:
             maps = [up(x) for up, x in zip(self.up, maps)]
@@ -258,12 +275,23 @@ class InvPTDecoder(BaseModule):
         norm_cfg: Normalisation of the convolutions (``SyncBN`` for multi-GPU training, as the reference).
     """
 
-    def __init__(self, in_channels: Sequence[int], tasks: Sequence[str], pred_channels: Optional[Dict[str, int]] = None,
-                 task_channels: int = 512, pred_embed_channels: int = 64, embed_dims: Optional[Sequence[int]] = None,
-                 num_heads: Sequence[int] = (2, 2, 2), mlp_ratio: float = 4.0, q_stride: int = 2,
-                 kv_pool: Sequence[int] = (2, 4, 8), qkv_bias: bool = True, drop_path_rate: float = 0.15,
-                 attention_message: bool = True, input_level: int = -1,
-                 skip_levels: Sequence[Optional[int]] = (None, 1, 0), norm_cfg: dict = dict(type='BN'),
+    def __init__(self,
+                 in_channels: Sequence[int],
+                 tasks: Sequence[str],
+                 pred_channels: Optional[Dict[str, int]] = None,
+                 task_channels: int = 512,
+                 pred_embed_channels: int = 64,
+                 embed_dims: Optional[Sequence[int]] = None,
+                 num_heads: Sequence[int] = (2, 2, 2),
+                 mlp_ratio: float = 4.0,
+                 q_stride: int = 2,
+                 kv_pool: Sequence[int] = (2, 4, 8),
+                 qkv_bias: bool = True,
+                 drop_path_rate: float = 0.15,
+                 attention_message: bool = True,
+                 input_level: int = -1,
+                 skip_levels: Sequence[Optional[int]] = (None, 1, 0),
+                 norm_cfg: dict = dict(type='BN'),
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.tasks = tuple(tasks)
@@ -295,21 +323,36 @@ class InvPTDecoder(BaseModule):
         in_ch = self.in_channels[input_level]
         conv = dict(kernel_size=3, padding=1, bias=False, norm_cfg=norm_cfg)
         self.preliminary = nn.ModuleDict({
-            task: nn.Sequential(ConvModule(in_ch, in_ch, **conv), ConvModule(in_ch, task_channels, **conv))
-            for task in self.tasks})
-        self.preliminary_pred = nn.ModuleDict({
-            task: nn.Conv2d(task_channels, self.pred_channels[task], 1) for task in self.tasks})
-        self.mix = nn.ModuleDict({
-            task: nn.Conv2d(task_channels + self.pred_channels[task], self.embed_dims[0], 1) for task in self.tasks})
+            task:
+            nn.Sequential(ConvModule(in_ch, in_ch, **conv), ConvModule(in_ch, task_channels, **conv))
+            for task in self.tasks
+        })
+        self.preliminary_pred = nn.ModuleDict(
+            {task: nn.Conv2d(task_channels, self.pred_channels[task], 1)
+             for task in self.tasks})
+        self.mix = nn.ModuleDict(
+            {task: nn.Conv2d(task_channels + self.pred_channels[task], self.embed_dims[0], 1)
+             for task in self.tasks})
         self.stages = nn.ModuleList()
         for stage, dim in enumerate(self.embed_dims):
             level = skip_levels[stage]
-            self.stages.append(InvPTStage(
-                self.embed_dims[max(stage - 1, 0)], dim, self.embed_dims[0], len(self.tasks), upsample=stage > 0,
-                skip_channels=None if level is None else self.in_channels[level], skip_upsample=stage >= 2,
-                norm_cfg=norm_cfg, mlp_ratio=mlp_ratio, drop_path=drop_path_rate, num_heads=num_heads[stage],
-                q_stride=q_stride, kv_pool=kv_pool[stage], qkv_bias=qkv_bias,
-                message=attention_message and stage > 0))
+            self.stages.append(
+                InvPTStage(
+                    self.embed_dims[max(stage - 1, 0)],
+                    dim,
+                    self.embed_dims[0],
+                    len(self.tasks),
+                    upsample=stage > 0,
+                    skip_channels=None if level is None else self.in_channels[level],
+                    skip_upsample=stage >= 2,
+                    norm_cfg=norm_cfg,
+                    mlp_ratio=mlp_ratio,
+                    drop_path=drop_path_rate,
+                    num_heads=num_heads[stage],
+                    q_stride=q_stride,
+                    kv_pool=kv_pool[stage],
+                    qkv_bias=qkv_bias,
+                    message=attention_message and stage > 0))
         for module in self.stages.modules():
             if isinstance(module, nn.Linear):
                 trunc_normal_(module.weight, std=0.02)

@@ -28,7 +28,10 @@ def spatial_prompt_weights(attention: Tensor, grid: Tuple[int, int]) -> Tensor:
     return weights.unflatten(-1, grid)
 
 
-def channel_prompt_weights(x: Tensor, spatial: Tensor, prompt: Tensor, windows: Tuple[int, int],
+def channel_prompt_weights(x: Tensor,
+                           spatial: Tensor,
+                           prompt: Tensor,
+                           windows: Tuple[int, int],
                            eps: float = 1e-6) -> Tensor:
     """Which channels a task's prompt selects, per window: B×C×gh×gw weights with mean 1 over the channels.
 
@@ -120,9 +123,16 @@ class TaskPrompterDecoder(BaseModule):
         act_cfg: Activation in the fusion. Default: GELU.
     """
 
-    def __init__(self, in_channels: Sequence[int], tasks: Sequence[str], channels: int = 768,
-                 out_channels: int = 768, channel_windows: Sequence[int] = (4, 4), scale_factor: float = 4,
-                 norm_cfg: dict = dict(type='BN'), act_cfg: dict = dict(type='GELU'), init_cfg=None) -> None:
+    def __init__(self,
+                 in_channels: Sequence[int],
+                 tasks: Sequence[str],
+                 channels: int = 768,
+                 out_channels: int = 768,
+                 channel_windows: Sequence[int] = (4, 4),
+                 scale_factor: float = 4,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='GELU'),
+                 init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.tasks = tuple(tasks)
         if not self.tasks:
@@ -133,8 +143,8 @@ class TaskPrompterDecoder(BaseModule):
         self.scale_factor = scale_factor
         self.levels = nn.ModuleList(
             nn.ModuleDict({
-                task: PromptLevelDecoder(level_channels, channels, out_channels, tuple(channel_windows), norm_cfg,
-                                         act_cfg)
+                task:
+                PromptLevelDecoder(level_channels, channels, out_channels, tuple(channel_windows), norm_cfg, act_cfg)
                 for task in self.tasks
             }) for level_channels in self.in_channels)
         self.out_channels = [out_channels]

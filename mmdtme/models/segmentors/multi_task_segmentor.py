@@ -39,9 +39,15 @@ class MultiTaskSegmentor(BaseModel):
         data_preprocessor: Data preprocessor config.
     """
 
-    def __init__(self, tasks: Sequence[str], backbone: dict, heads: Dict[str, dict], neck: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None, train_cfg: Optional[dict] = None,
-                 test_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+    def __init__(self,
+                 tasks: Sequence[str],
+                 backbone: dict,
+                 heads: Dict[str, dict],
+                 neck: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.tasks = tuple(tasks)
         if not self.tasks:
@@ -60,10 +66,9 @@ class MultiTaskSegmentor(BaseModel):
         if neck is not None:
             self.neck = MODELS.build(dict(neck, in_channels=self.backbone.out_channels, tasks=self.tasks))
             head_channels = self.neck.out_channels
-        self.heads = nn.ModuleDict({
-            task: MODELS.build(dict(heads[task], task=task, in_channels=head_channels))
-            for task in self.tasks
-        })
+        self.heads = nn.ModuleDict(
+            {task: MODELS.build(dict(heads[task], task=task, in_channels=head_channels))
+             for task in self.tasks})
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
 
@@ -98,8 +103,9 @@ class MultiTaskSegmentor(BaseModel):
     def loss(self, inputs: torch.Tensor, data_samples: List[MultiTaskDataSample]) -> Dict[str, torch.Tensor]:
         return self._head_losses(self.extract_feat(inputs), data_samples)
 
-    def task_losses_with_block_outputs(self, inputs: torch.Tensor, data_samples: List[MultiTaskDataSample]
-                                       ) -> Tuple[Dict[str, torch.Tensor], List[torch.Tensor]]:
+    def task_losses_with_block_outputs(
+            self, inputs: torch.Tensor,
+            data_samples: List[MultiTaskDataSample]) -> Tuple[Dict[str, torch.Tensor], List[torch.Tensor]]:
         """Each task's total (weighted) loss and every backbone block's (B, N, C) output tokens, in one graph.
 
         This is what the DTME analysis differentiates: ∂L_t/∂X_l for every task t and block l.
@@ -107,11 +113,14 @@ class MultiTaskSegmentor(BaseModel):
         features, block_outputs = self.backbone.forward_with_block_outputs(inputs)
         return self.task_losses(self._head_losses(features, data_samples)), block_outputs
 
-    def predict(self, inputs: torch.Tensor,
+    def predict(self,
+                inputs: torch.Tensor,
                 data_samples: Optional[List[MultiTaskDataSample]] = None) -> List[MultiTaskDataSample]:
         if data_samples is None:
-            data_samples = [MultiTaskDataSample(metainfo=dict(img_shape=inputs.shape[-2:], ori_shape=inputs.shape[-2:]))
-                            for _ in range(inputs.shape[0])]
+            data_samples = [
+                MultiTaskDataSample(metainfo=dict(img_shape=inputs.shape[-2:], ori_shape=inputs.shape[-2:]))
+                for _ in range(inputs.shape[0])
+            ]
         features, _ = self.decode(self.extract_feat(inputs))
         for task, head in self.heads.items():
             outputs = head.predict(self._task_features(features, task), inputs.shape[-2:])
@@ -153,8 +162,10 @@ class MultiTaskSegmentor(BaseModel):
         if stray:
             raise KeyError(f'loss terms {stray} belong to no task of {list(self.tasks)}; multi-task optimisation '
                            "needs every loss prefixed with its task ('semseg.loss_ce')")
-        return {task: sum(value.mean() for key, value in terms.items() if key.startswith(f'{task}.'))
-                for task in self.tasks}
+        return {
+            task: sum(value.mean() for key, value in terms.items() if key.startswith(f'{task}.'))
+            for task in self.tasks
+        }
 
     def train_step(self, data, optim_wrapper) -> Dict[str, torch.Tensor]:
         """mmengine's train step, or with a multi-task optim wrapper (MTO methods) the per-task one.
