@@ -37,6 +37,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--iters', type=int, default=5, help='timed train / inference steps (default: %(default)s)')
     parser.add_argument('--out', help='write the results to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--data-root', help='dataset root for every dataloader of the config')
     return parser.parse_args()
 
 
@@ -82,7 +83,7 @@ def load_batches(cfg, count: int, model) -> List[tuple]:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args.config, None, args.cfg_options)
+    cfg = load_config(args.config, None, args.cfg_options, data_root=args.data_root)
     init_default_scope(cfg.get('default_scope', 'mmdtme'))
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     torch.manual_seed(0)

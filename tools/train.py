@@ -2,9 +2,11 @@
 import argparse
 
 import torch
-from mmengine.runner import Runner
+from mmengine.runner import find_latest_checkpoint
 
-from mmdtme.utils import add_runtime_arguments, load_config, parse_tool_args, setup_runtime, teardown_distributed
+from mmdtme.utils import (add_runtime_arguments, build_runner, load_config, parse_tool_args, setup_runtime,
+                          teardown_distributed)
+from mmdtme.utils.checkpoint import CheckpointMismatchError, check_checkpoint_file
 
 
 def parse_args() -> argparse.Namespace:
@@ -24,7 +26,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args.config, args.work_dir, args.cfg_options, args.launcher)
+    cfg = load_config(args.config, args.work_dir, args.cfg_options, args.launcher, args.data_root)
     if args.amp:
         if not torch.cuda.is_available():
             raise SystemExit('--amp needs a GPU: mmengine\'s AmpOptimWrapper does not train on the CPU')
@@ -36,9 +38,16 @@ def main() -> None:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    setup_runtime(cfg)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        # a truncated checkpoint fails here, naming the file and the older ones, not deep in torch.load
+        checkpoint = cfg.load_from or (find_latest_checkpoint(cfg.work_dir) if cfg.resume else None)
+        if checkpoint is not None:
+            check_checkpoint_file(checkpoint)
+        setup_runtime(cfg)
+        runner = build_runner(cfg)
+        runner.train()
+    except (CheckpointMismatchError, FileNotFoundError) as error:
+        raise SystemExit(f'error: {error}')
     teardown_distributed()
 
 

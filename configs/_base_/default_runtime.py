@@ -1,4 +1,6 @@
 default_scope = 'mmdtme'
+# a short console, strict checkpoint loading (strict_load=False loads what fits)
+runner_type = 'MultiTaskRunner'
 custom_imports = dict(imports=['mmdtme'], allow_failed_imports=False)
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -5,8 +5,8 @@ import os.path as osp
 def layout_message(dataset, what: str, layout: str, hint: str = '') -> str:
     """``'<Dataset>: <what>. Expected this layout under data_root=...'`` with the layout and how to point at a copy."""
     return (f'{type(dataset).__name__}: {what}. Expected this layout under data_root={dataset.data_root!r}:\n'
-            f'{layout}\nPoint `data_root` in the dataset config at your copy (e.g. --cfg-options '
-            f'train_dataloader.dataset.data_root=PATH val_dataloader.dataset.data_root=PATH){hint}.')
+            f'{layout}\nPass --data-root PATH to the tool (it sets every dataloader and the DTME analysis set), or '
+            f'point `data_root` in the dataset config at your copy{hint}.')
 
 
 def check_root_and_split(dataset, layout: str) -> None:

@@ -67,8 +67,9 @@ class NYUDMultiTaskDataset(BaseDataset):
         folders = dict(img_path=self.IMAGE_FILES)
         folders.update({f'{task}_path': self.TASK_FILES[task] for task in self.tasks})
         data_list, missing = [], []
+        num_classes = dict(semseg=len(self.metainfo['classes']))  # label bounds checked as maps are read
         for index, name in enumerate(names):
-            info = dict(sample_idx=index, name=name, tasks=self.tasks, seg_fields=[])
+            info = dict(sample_idx=index, name=name, tasks=self.tasks, seg_fields=[], num_classes=num_classes)
             for key, (folder, suffix) in folders.items():
                 info[key] = osp.join(self.data_root, folder, name + suffix)
                 if not osp.isfile(info[key]):

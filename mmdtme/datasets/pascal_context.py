@@ -98,8 +98,15 @@ class PascalContextMultiTaskDataset(BaseDataset):
             formats['normals'] = 'normals'  # the plain NYUD-MT decoding
         voc12_dir = osp.join(self.data_root, self.VOC12_SEMSEG)
         data_list, missing = [], []
+        num_classes = dict(semseg=len(self.metainfo['classes']), human_parts=len(self.metainfo['human_parts_classes']))
         for index, name in enumerate(names):
-            info = dict(sample_idx=index, name=name, tasks=self.tasks, seg_fields=[], ann_formats=formats)
+            info = dict(
+                sample_idx=index,
+                name=name,
+                tasks=self.tasks,
+                seg_fields=[],
+                ann_formats=formats,
+                num_classes=num_classes)
             info['img_path'] = osp.join(self.data_root, self.IMAGE_FILES[0], name + self.IMAGE_FILES[1])
             for task in self.tasks:
                 folder, suffix = self.TASK_FILES[task]

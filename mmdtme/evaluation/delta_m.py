@@ -80,7 +80,8 @@ def find_run_metrics(path: str) -> Tuple[Dict[str, float], str]:
     """The metrics of a run and the file they came from.
 
     ``path`` is a metrics JSON (``tools/test.py --out``, ``test_metrics.json``, an mmengine ``scalars.json``) or a
-    work dir. In a work dir the test metrics win: ``test_metrics.json``, else the newest test log
+    work dir. In a work dir the test metrics win: the newest ``test_<timestamp>/test_metrics.json`` (written by
+    ``tools/test.py``), else ``test_metrics.json``, else the newest test log
     (``<timestamp>/<timestamp>.json``); without them, the last validation in the newest
     ``<timestamp>/vis_data/scalars.json`` that has one.
     """
@@ -89,7 +90,9 @@ def find_run_metrics(path: str) -> Tuple[Dict[str, float], str]:
     if not osp.isdir(path):
         raise FileNotFoundError(f'metrics source {path!r} does not exist; give a metrics JSON written by '
                                 f'tools/test.py or the work dir of a run')
-    candidates = [osp.join(path, TEST_METRICS_FILE)]
+    # tools/test.py writes each evaluation into its own test_<timestamp>/ folder: the newest wins
+    evaluations = sorted(glob.glob(osp.join(path, 'test_' + '[0-9]' * 8 + '_' + '[0-9]' * 6, TEST_METRICS_FILE)))
+    candidates = list(reversed(evaluations)) + [osp.join(path, TEST_METRICS_FILE)]
     candidates += [osp.join(run, osp.basename(run) + '.json') for run in reversed(_run_dirs(path))]
     candidates += [osp.join(run, 'vis_data', 'scalars.json') for run in reversed(_run_dirs(path))]
     for candidate in candidates:

@@ -1,20 +1,38 @@
 import argparse
+import copy
+import logging
 import os
 import os.path as osp
-from typing import Optional
+from typing import List, Optional
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+# Hook arguments that hold a dataloader config (the DTME analysis set, Recon's measurement set).
+HOOK_DATALOADER_KEYS = ('analysis_dataloader', 'dataloader')
+# Top-level keys mmengine's Runner and the mmdtme tools read, beyond those a config defines itself.
+KNOWN_TOP_LEVEL_KEYS = frozenset(
+    ('model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg', 'test_cfg',
+     'auto_scale_lr', 'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator', 'default_hooks',
+     'custom_hooks', 'data_preprocessor', 'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level',
+     'visualizer', 'default_scope', 'randomness', 'experiment_name', 'cfg', 'runner_type', 'model_wrapper_cfg',
+     'custom_imports', 'strict_load', 'compile'))
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options every tool shares with mmseg's: ``--cfg-options``, ``--launcher``, ``--local_rank``."""
+    """The options every tool shares with mmseg's (``--cfg-options``, ``--launcher``, ``--local_rank``) and
+    ``--data-root``."""
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
         help='override config settings, e.g. train_cfg.max_iters=100 model.backbone.pretrained=vit.pth')
+    parser.add_argument(
+        '--data-root',
+        help='dataset root for every dataloader of the config (train, val, test and the DTME analysis set)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
@@ -39,21 +57,92 @@ def default_run_name(config_path: str) -> str:
 def load_config(path: str,
                 work_dir: Optional[str] = None,
                 cfg_options: Optional[dict] = None,
-                launcher: str = 'none') -> Config:
+                launcher: str = 'none',
+                data_root: Optional[str] = None) -> Config:
     """Read a config as mmseg's tools do: apply ``--cfg-options``, then ``--work-dir``, else the default work dir.
 
     The default is ``./work_dirs/<path below configs/ without .py>`` (e.g. ``work_dirs/dtme/vitt_synth``), so
-    that ``configs/baseline/vitt_synth.py`` and ``configs/dtme/vitt_synth.py`` do not share a work dir.
+    that ``configs/baseline/vitt_synth.py`` and ``configs/dtme/vitt_synth.py`` do not share a work dir. Also:
+
+    - ``data_root`` (``--data-root``) is set on every dataloader's dataset and the hooks' analysis sets;
+    - where the config made ``test_dataloader`` / ``test_evaluator`` a copy of the val ones, options given for
+      val only reach test as well (mmengine copies when the file is read, before the options apply);
+    - an option whose top-level key neither the config nor the Runner knows (``train_cfgs.max_iters=1``) is
+      named in a warning instead of being ignored silently;
+    - dataloaders get at most as many workers as the machine has cores, unless an option sets ``num_workers``.
     """
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
-    if cfg_options is not None:
-        cfg.merge_from_dict(cfg_options)
+    options = dict(cfg_options or {})
+    mirrors = {
+        name: cfg.get(f'test_{name}') is not None and cfg.get(f'test_{name}') == cfg.get(f'val_{name}')
+        for name in ('dataloader', 'evaluator')
+    }
+    unknown = sorted({key.split('.')[0] for key in options} - set(cfg.keys()) - KNOWN_TOP_LEVEL_KEYS)
+    if unknown:
+        print_log(
+            f'--cfg-options {unknown}: no such top-level key in {path} (nor one the Runner reads); the '
+            f'setting has no effect. Config keys: {sorted(cfg.keys())}',
+            logger='current',
+            level=logging.WARNING)
+    if options:
+        cfg.merge_from_dict(options)
+    for name, mirrored in mirrors.items():
+        touched_val = any(key.split('.')[0] == f'val_{name}' for key in options)
+        touched_test = any(key.split('.')[0] == f'test_{name}' for key in options)
+        if mirrored and touched_val and not touched_test:
+            cfg[f'test_{name}'] = copy.deepcopy(cfg[f'val_{name}'])
+    if data_root is not None:
+        set_data_root(cfg, data_root)
+    if not any('num_workers' in key for key in options):
+        cap_num_workers(cfg)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', default_run_name(path))
     return cfg
+
+
+def _datasets_of(dataset_cfg) -> List[dict]:
+    """The dataset configs in a (possibly wrapped: ``dataset=`` / ``datasets=[...]``) dataset config."""
+    if not isinstance(dataset_cfg, dict):
+        return []
+    inner = [dataset_cfg.get('dataset')] if dataset_cfg.get('dataset') is not None else []
+    inner += list(dataset_cfg.get('datasets') or [])
+    if not inner:
+        return [dataset_cfg]
+    return [found for child in inner for found in _datasets_of(child)]
+
+
+def dataloader_configs(cfg) -> List[dict]:
+    """Every dataloader config of ``cfg``: train / val / test and those given to hooks (the analysis sets)."""
+    loaders = [cfg.get(name) for name in DATALOADERS if isinstance(cfg.get(name), dict)]
+    for hook in cfg.get('custom_hooks') or []:
+        loaders += [hook[key] for key in HOOK_DATALOADER_KEYS if isinstance(hook.get(key), dict)]
+    return loaders
+
+
+def set_data_root(cfg, data_root: str) -> None:
+    """Point every dataset of every dataloader of ``cfg`` (incl. the hooks' analysis sets) at ``data_root``."""
+    for loader in dataloader_configs(cfg):
+        for dataset in _datasets_of(loader.get('dataset')):
+            dataset['data_root'] = data_root
+
+
+def available_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def cap_num_workers(cfg) -> None:
+    """At most one dataloader worker per available core (configs are written for GPU machines)."""
+    cores = available_cores()
+    for loader in dataloader_configs(cfg):
+        if loader.get('num_workers', 0) > cores:
+            loader['num_workers'] = cores
 
 
 def setup_runtime(cfg: Config) -> None:
@@ -79,3 +168,13 @@ def teardown_distributed() -> None:
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.barrier()
         torch_dist.destroy_process_group()
+
+
+def build_runner(cfg):
+    """The Runner of ``cfg``: its ``runner_type`` (mmdtme's configs: ``MultiTaskRunner``), else mmengine's."""
+    from mmengine.runner import Runner
+
+    from mmdtme.registry import RUNNERS
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

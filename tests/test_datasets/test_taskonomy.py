@@ -256,3 +256,21 @@ def test_baseline_config_trains_and_evaluates_on_the_fixture(taskonomy, tmp_path
         assert math.isfinite(metrics[f'{task}/l1']) and metrics[f'{task}/l1'] > 0
         assert metrics[f'{task}/rmse'] >= metrics[f'{task}/l1']
     assert len(runner.model.heads) == 11
+
+
+def test_the_reference_split_leaves_out_woodbine_and_wiconisco(tmp_path):
+    root = str(tmp_path / 'taskonomy')
+    write_taskonomy_fixture(
+        root, size=16, buildings=('allensville', 'woodbine', 'collierville', 'wiconisco'), views=((0, 0), ))
+    with open(osp.join(root, 'splits_taskonomy', 'train_val_test_tiny.csv'), 'w') as f:  # flags as published
+        f.write('id,train,val,test\nallensville,1,0,0\nwoodbine,1,0,0\ncollierville,0,1,0\nwiconisco,0,1,0\n')
+
+    def buildings(**kwargs):
+        dataset = TaskonomyMultiTaskDataset(root, split='train+val', pipeline=PIPELINE, **kwargs)
+        return sorted({dataset.get_data_info(i)['building'] for i in range(len(dataset))})
+
+    assert buildings() == ['allensville', 'collierville']
+    assert buildings(exclude_buildings=()) == ['allensville', 'collierville', 'wiconisco', 'woodbine']
+    # named buildings are taken as given
+    only = TaskonomyMultiTaskDataset(root, buildings=['woodbine'], pipeline=PIPELINE)
+    assert {only.get_data_info(i)['building'] for i in range(len(only))} == {'woodbine'}

@@ -115,7 +115,9 @@ def tiny_run(synthetic_root, tmp_path_factory):
 
 def test_test_tool_writes_metrics_and_panels(tiny_run, synthetic_root):
     work_dir, show_dir = tiny_run
-    with open(osp.join(work_dir, 'test_metrics.json')) as f:
+    evaluations = [d for d in os.listdir(work_dir) if d.startswith('test_')]  # the evaluation's own folder
+    assert len(evaluations) == 1
+    with open(osp.join(work_dir, evaluations[0], 'test_metrics.json')) as f:
         metrics = json.load(f)
     assert {'semseg/mIoU', 'depth/rmse', 'normals/mean', 'edge/pixel_odsF'} <= set(metrics)
     panels = sorted(os.listdir(show_dir))

@@ -8,8 +8,9 @@ edge odsF / pixel_odsF ↑, human parts mIoU ↑, saliency maxF ↑; ``--metrics
 and the parameters (M) and FLOPs (G, multiply-adds) of the model built from the run's dumped config at its test
 size (a DTME run is expanded with the work dir's ``dtme_plan.json``).
 
-Metrics come from the work dir's ``test_metrics.json`` (``tools/test.py``), else its newest test log, else its last
-validation (see :func:`mmdtme.evaluation.delta_m.find_run_metrics`); the table's footnotes name each file.
+Metrics come from the work dir's newest ``test_<timestamp>/test_metrics.json`` (``tools/test.py``), else its newest
+test log, else its last validation (see :func:`mmdtme.evaluation.delta_m.find_run_metrics`); the table's footnotes
+name each file.
 
 Δm is recomputed over the table's metric columns against ``--st-reference`` (ST work dirs / JSONs, each giving the
 main metrics it has, or ``task=PATH`` for one task), or against the row named by ``--reference-row``; without either

@@ -1,5 +1,5 @@
 import io
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform, LoadImageFromFile
@@ -60,6 +60,36 @@ def register_annotation_loader(name: str) -> Callable:
     return register
 
 
+def check_annotation(array: np.ndarray, task: str, path: str, num_classes: Optional[int] = None) -> None:
+    """Stop on a map that cannot be the task's ground truth: wrong shape or channel count, labels out of range.
+
+    Cheap (a shape and a bounds check per map), so it runs on every sample as it is read. A label task's values
+    must lie in ``[0, num_classes)`` or be its ignore value; the class count comes from the dataset (``num_classes``
+    of the sample), else the task table; binary maps (edges, saliency) hold 0 and 1.
+    """
+    spec = TASK_SPECS[task]
+    channels = 1 if array.ndim == 2 else array.shape[2] if array.ndim == 3 else None
+    if channels != spec.channels:
+        expected = 'H×W' if spec.channels == 1 else f'H×W×{spec.channels}'
+        raise ValueError(f'{task} ground truth {path!r} has shape {tuple(array.shape)}; expected {expected} '
+                         f'({spec.channels} channel{"s" if spec.channels > 1 else ""}). Re-export the file in the '
+                         'layout of docs/dataset_prepare.md')
+    if not spec.is_label:
+        return
+    if num_classes is None:
+        num_classes = spec.num_classes or (2 if spec.metric in ('edge', 'saliency') else None)
+    if num_classes is None:
+        return
+    bad = (array < 0) | ((array >= num_classes) & (array != spec.pad_value))
+    if bad.any():
+        values = np.unique(array[bad])
+        shown = ', '.join(str(int(value)) for value in values[:5]) + (' ...' if len(values) > 5 else '')
+        raise ValueError(f'{task} ground truth {path!r} holds labels {shown} (range {int(array.min())}..'
+                         f'{int(array.max())}); expected class indices 0..{num_classes - 1} of the {num_classes} '
+                         f'classes or {int(spec.pad_value)} (ignore). Check the file, its label encoding, or the '
+                         "dataset's classes")
+
+
 @TRANSFORMS.register_module()
 class LoadMultiTaskAnnotations(BaseTransform):
     """Load the ground truth of every task of a sample, in the NYUD-MT file formats.
@@ -82,7 +112,9 @@ class LoadMultiTaskAnnotations(BaseTransform):
         self.fit_image(results)
         for task in results['tasks']:
             spec, path = TASK_SPECS[task], results[f'{task}_path']
-            results[spec.map_key] = self.fit_annotation(self.read_annotation(task, path, results), task, path, results)
+            array = self.fit_annotation(self.read_annotation(task, path, results), task, path, results)
+            check_annotation(array, task, path, results.get('num_classes', {}).get(task))
+            results[spec.map_key] = array
             if spec.map_key not in results['seg_fields']:
                 results['seg_fields'].append(spec.map_key)
         results['reduce_zero_label'] = self.reduce_zero_label

@@ -6,7 +6,7 @@ from mmengine.dist import broadcast_object_list, get_world_size, is_main_process
 from mmdtme.dtme import AnalysisSettings, Plan, analyze
 from mmdtme.registry import HOOKS
 from mmdtme.visualization import save_analysis_plots
-from ..runner_utils import analysis_callables, build_analysis_batches, progress, sum_over_ranks, unwrap_model
+from ..runner_utils import analysis_callables, progress, sum_over_ranks, unwrap_model
 from .expansion_hook import ExpansionHook
 
 PLAN_FILE = 'dtme_plan.json'
@@ -88,7 +88,7 @@ class DTMEHook(ExpansionHook):
         """Run the analysis on the runner's model and analysis set; every process gets the same plan."""
         model = unwrap_model(runner.model)
         backbone = self._backbone(runner)
-        batches = build_analysis_batches(runner, self.analysis_dataloader, self.max_batches)
+        batches = self.analysis_batches(runner)
         block_outputs, task_losses = analysis_callables(model)
 
         runner.logger.info(f'DTME: analysing the token space of {backbone.depth} blocks on {len(batches)} '

@@ -1,4 +1,5 @@
 import copy
+import os.path as osp
 from typing import List, Optional
 
 import torch
@@ -7,7 +8,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
 
 from mmdtme.dtme import Plan
-from ..runner_utils import unwrap_model
+from ..runner_utils import build_analysis_batches, unwrap_model
 
 
 class ExpansionHook(Hook):
@@ -60,8 +61,36 @@ class ExpansionHook(Hook):
         return runner.iter == self.expand_iter and not self._backbone(runner).is_expanded
 
     def before_train(self, runner) -> None:
+        self.check_before_training(runner)
         if self._due(runner):
             self._analyse_and_expand(runner)
+
+    def check_before_training(self, runner) -> None:
+        """Catch at the start of training what would otherwise fail at ``expand_iter``, hours later: fewer than
+        two tasks, a missing or mismatched plan file, an empty analysis set (built here and kept for the analysis).
+        """
+        model, backbone = unwrap_model(runner.model), self._backbone(runner)
+        tasks = list(getattr(model, 'tasks', []))
+        if len(tasks) < 2:
+            raise ValueError(f'{type(self).__name__} needs at least 2 tasks (it compares task gradients), but the '
+                             f'model has {tasks}: train a single task with a Baseline config, without the hook')
+        if backbone.plan is not None:
+            return  # resumed after the expansion: nothing left to check
+        if self.plan_file is not None:
+            if not osp.isfile(self.plan_file):
+                raise FileNotFoundError(f'{type(self).__name__}: plan_file {self.plan_file!r} does not exist (write '
+                                        'one with tools/analyze.py CONFIG --out DIR, or drop plan_file to analyse)')
+            Plan.load(self.plan_file).check_compatible(tasks, backbone.depth, backbone.embed_dim)
+        else:
+            self._analysis_batches = build_analysis_batches(runner, self.analysis_dataloader, self.max_batches)
+
+    def analysis_batches(self, runner):
+        """The analysis set, built once (at the start of training, when the hook checked it)."""
+        batches = getattr(self, '_analysis_batches', None)
+        if batches is None:
+            batches = build_analysis_batches(runner, self.analysis_dataloader, self.max_batches)
+        self._analysis_batches = None  # the loader is not kept for the rest of training
+        return batches
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         if self._due(runner):

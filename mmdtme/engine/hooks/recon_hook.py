@@ -8,7 +8,7 @@ from mmengine.dist import broadcast_object_list, get_world_size, is_main_process
 from mmdtme.dtme import GRANULARITIES, Plan, ReconResult, measure_conflicts
 from mmdtme.registry import HOOKS
 from mmdtme.visualization import plot_recon_scores
-from ..runner_utils import analysis_callables, build_analysis_batches, progress, sum_over_ranks, unwrap_model
+from ..runner_utils import analysis_callables, progress, sum_over_ranks, unwrap_model
 from .expansion_hook import ExpansionHook
 
 PLAN_FILE = 'recon_plan.json'
@@ -87,7 +87,7 @@ class ReconHook(ExpansionHook):
         """Measure the conflict scores on the runner's model; every process gets rank 0's plan."""
         model = unwrap_model(runner.model)
         backbone = self._backbone(runner)
-        batches = build_analysis_batches(runner, self.analysis_dataloader, self.max_batches)
+        batches = self.analysis_batches(runner)
         _, task_losses = analysis_callables(model)
         runner.logger.info(f'Recon: measuring parameter-gradient conflicts of the {self.granularity} units of '
                            f'{backbone.depth} blocks on {len(batches)} batches per process ({get_world_size()} '

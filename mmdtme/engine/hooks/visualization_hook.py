@@ -66,6 +66,8 @@ class MultiTaskVisualizationHook(Hook):
         if not self.draw or not self.every_n_inner_iters(batch_idx, self.interval):
             return
         visualizer = self._visualizer()
+        # the training iteration while training; a test run has no training loop (and must not build one)
+        step = runner.iter if mode == 'val' else batch_idx
         inputs = data_batch.get('inputs') if isinstance(data_batch, dict) else None
         for index, sample in enumerate(outputs):
             image = self._image(sample, inputs, index, self.backend_args)
@@ -74,8 +76,7 @@ class MultiTaskVisualizationHook(Hook):
             out_file = None
             if mode == 'test' and self.out_dir is not None:
                 out_file = osp.join(self.out_dir, f'{name}.png')
-            visualizer.add_datasample(
-                f'{mode}_{name}', image, sample, out_file=out_file, step=runner.iter, tasks=self.tasks)
+            visualizer.add_datasample(f'{mode}_{name}', image, sample, out_file=out_file, step=step, tasks=self.tasks)
 
     def after_val_iter(self, runner, batch_idx: int, data_batch: dict = None, outputs: Sequence = None) -> None:
         self._draw_batch(runner, batch_idx, data_batch, outputs, 'val')
