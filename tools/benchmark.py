@@ -1,19 +1,25 @@
 """Measure DTME's costs as ratios in one process, on the same model and batches.
 
-    python tools/benchmark.py CONFIG [--batches 4] [--iters 5] [--out FILE.json] [--cfg-options ...]
+    python tools/benchmark.py CONFIG [--batches 4] [--repeats 5] [--out FILE.json] [--data-root DIR] [--cfg-options ...]
 
 Prints and (with --out) writes:
 - analysis_floor_ratio: analysis wall time / floor, where the floor is one no-grad forward plus one forward and
   T backward passes (to the block outputs) over the same batches (target <= 1.3);
+- analysis_fp64_share: float64 multiply-adds / all matmul multiply-adds of the analysis of one batch (target
+  <= 0.01: consumer GPUs run float64 at 1/32-1/64 of float32);
 - train_step_ratio / train_flop_ratio: DTME / Baseline MT train step (forward, backward, optimizer step) time and
   FLOPs (target: the time ratio within 5 % of the FLOP ratio);
 - infer_step_ratio / infer_flop_ratio: the same for inference;
-- analysis_mem_ratio: peak memory of the analysis / of a train step (GPU only; null on the CPU);
-plus the raw times (seconds) and the device.
+- analysis_mem_ratio: peak memory of the analysis / of a train step (GPU only: null on the CPU, and
+  analysis_mem_ratio_note says why);
+plus the raw times (seconds) and the device. Each compared pair is timed in --repeats interleaved rounds (first,
+second, first, ...): times are medians, each ratio is the median of the per-round ratios, and *_spread gives their
+[min, max], so a noisy machine shows as a wide spread rather than as a different number from run to run.
 """
 import argparse
 import copy
 import json
+import statistics
 import time
 from typing import Callable, Dict, List
 
@@ -27,14 +33,19 @@ from mmdtme.dtme import AnalysisSettings, analyze, task_gradients
 from mmdtme.engine.runner_utils import default_analysis_loader_cfg
 from mmdtme.registry import MODELS
 from mmdtme.utils import load_config
-from mmdtme.utils.complexity import count_flops
+from mmdtme.utils.complexity import MatmulFlopsByDtype, count_flops
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='DTME cost ratios: analysis vs floor, DTME vs MT steps')
     parser.add_argument('config', help='a DTME config (DTMEViT backbone)')
     parser.add_argument('--batches', type=int, default=4, help='analysis batches (default: %(default)s)')
-    parser.add_argument('--iters', type=int, default=5, help='timed train / inference steps (default: %(default)s)')
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=5,
+        help='interleaved timing rounds per compared pair; the '
+        'median is reported with its spread (default: %(default)s)')
     parser.add_argument('--out', help='write the results to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     parser.add_argument('--data-root', help='dataset root for every dataloader of the config')
@@ -46,17 +57,29 @@ def synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def timed(fn: Callable[[], None], repeats: int = 1) -> float:
-    """Best wall time of ``repeats`` calls after one warm-up call."""
+def clock(fn: Callable[[], None]) -> float:
+    synchronize()
+    start = time.perf_counter()
     fn()
-    best = float('inf')
-    for _ in range(repeats):
-        synchronize()
-        start = time.perf_counter()
-        fn()
-        synchronize()
-        best = min(best, time.perf_counter() - start)
-    return best
+    synchronize()
+    return time.perf_counter() - start
+
+
+def compare(first: Callable[[], None], second: Callable[[], None], repeats: int) -> Dict[str, object]:
+    """Time two functions in ``repeats`` interleaved rounds (first, second, first, ...) after one warm-up each.
+
+    Interleaving exposes both to the same load; the ratio is the median of the per-round ratios second / first,
+    with its spread (min, max) over the rounds.
+    """
+    first(), second()
+    rounds = [(clock(first), clock(second)) for _ in range(repeats)]
+    ratios = sorted(b / a for a, b in rounds)
+    return dict(
+        first=statistics.median(a for a, _ in rounds),
+        second=statistics.median(b for _, b in rounds),
+        ratio=statistics.median(ratios),
+        spread=[ratios[0], ratios[-1]],
+        repeats=repeats)
 
 
 def peak_memory(fn: Callable[[], None]):
@@ -122,9 +145,13 @@ def main() -> None:
         batches=len(batches),
         batch_size=int(batches[0][0].shape[0]),
         input_size=list(batches[0][0].shape[-2:]))
-    results['floor_time'] = timed(floor)
-    results['analysis_time'] = timed(analysis)
-    results['analysis_floor_ratio'] = results['analysis_time'] / results['floor_time']
+    timing = compare(floor, analysis, args.repeats)
+    results['floor_time'], results['analysis_time'] = timing['first'], timing['second']
+    results['analysis_floor_ratio'], results['analysis_floor_spread'] = timing['ratio'], timing['spread']
+    with MatmulFlopsByDtype() as by_dtype:
+        analyze(batches[:1], block_outputs, task_losses, tasks, backbone.depth, backbone.embed_dim, settings)
+    # float64 matmul work runs at 1/32-1/64 of float32 speed on consumer GPUs (target <= 0.01)
+    results['analysis_fp64_share'] = by_dtype.share(torch.float64)
     plan = plans[-1]
 
     baseline, expanded = copy.deepcopy(model).train(), copy.deepcopy(model).train()
@@ -149,22 +176,30 @@ def main() -> None:
 
         return step
 
-    for name, net in (('mt', baseline), ('dtme', expanded)):
-        step = train_step(net, torch.optim.Adam(net.parameters(), lr=1e-6))
-        results[f'{name}_train_time'] = timed(step, args.iters)
+    steps = {
+        name: train_step(net, torch.optim.Adam(net.parameters(), lr=1e-6))
+        for name, net in (('mt', baseline), ('dtme', expanded))
+    }
+    for name, step in steps.items():
         results[f'{name}_train_flops'] = count_flops(step)
         results[f'{name}_train_memory'] = peak_memory(step)
-        net.eval()
-        results[f'{name}_infer_time'] = timed(infer_step(net), args.iters)
+    timing = compare(steps['mt'], steps['dtme'], args.repeats)
+    results['mt_train_time'], results['dtme_train_time'] = timing['first'], timing['second']
+    results['train_step_ratio'], results['train_step_spread'] = timing['ratio'], timing['spread']
+    baseline.eval(), expanded.eval()
+    for name, net in (('mt', baseline), ('dtme', expanded)):
         results[f'{name}_infer_flops'] = count_flops(infer_step(net))
-        net.train()
+    timing = compare(infer_step(baseline), infer_step(expanded), args.repeats)
+    results['mt_infer_time'], results['dtme_infer_time'] = timing['first'], timing['second']
+    results['infer_step_ratio'], results['infer_step_spread'] = timing['ratio'], timing['spread']
     for kind in ('train', 'infer'):
-        results[f'{kind}_step_ratio'] = results[f'dtme_{kind}_time'] / results[f'mt_{kind}_time']
         results[f'{kind}_flop_ratio'] = results[f'dtme_{kind}_flops'] / results[f'mt_{kind}_flops']
     analysis_memory = peak_memory(analysis)
     results['analysis_memory'] = analysis_memory
     results['analysis_mem_ratio'] = (
         analysis_memory / results['mt_train_memory'] if analysis_memory is not None else None)
+    if analysis_memory is None:
+        results['analysis_mem_ratio_note'] = 'GPU only: peak memory is read from the CUDA allocator'
     results['tm_layers'], results['te_layers'] = plan.tm_layers, plan.te_layers
     results['dtme_extra_params'] = sum(p.numel() for p in expanded.parameters()) - sum(p.numel()
                                                                                        for p in baseline.parameters())
@@ -172,14 +207,19 @@ def main() -> None:
 
     print(f'device: {results["device"]}; {len(batches)} batches of {results["batch_size"]} at '
           f'{results["input_size"]}; {len(tasks)} tasks; TM {plan.tm_layers}, TE {plan.te_layers}')
-    rows = [('analysis / floor (target <= 1.3)', results['analysis_floor_ratio']),
-            ('train step DTME / MT', results['train_step_ratio']),
-            ('train FLOPs DTME / MT', results['train_flop_ratio']),
-            ('inference DTME / MT', results['infer_step_ratio']),
-            ('inference FLOPs DTME / MT', results['infer_flop_ratio']),
-            ('analysis / train-step peak memory (target <= 1.2)', results['analysis_mem_ratio'])]
-    for label, value in rows:
-        print(f'  {label:<50} {"n/a (CPU)" if value is None else f"{value:.3f}"}')
+    rows = [('analysis / floor (target <= 1.3)', 'analysis_floor'),
+            ('analysis float64 matmul share (target <= 0.01)', 'analysis_fp64_share'),
+            ('train step DTME / MT', 'train_step'), ('train FLOPs DTME / MT', 'train_flop_ratio'),
+            ('inference DTME / MT', 'infer_step'), ('inference FLOPs DTME / MT', 'infer_flop_ratio'),
+            ('analysis / train-step peak memory (target <= 1.2)', 'analysis_mem_ratio')]
+    print(f'  times: median of {args.repeats} interleaved rounds, [min, max] of the per-round ratios')
+    for label, key in rows:
+        value = results.get(key, results.get(f'{key}_ratio'))
+        spread = results.get(f'{key}_spread')
+        text = 'n/a (GPU only)' if value is None else f'{value:.3f}'
+        if spread is not None:
+            text += f'  [{spread[0]:.3f}, {spread[1]:.3f}]'
+        print(f'  {label:<50} {text}')
     print(f'  DTME parameters: +{results["dtme_extra_params"]} '
           f'(+{100.0 * results["dtme_extra_params"] / results["mt_params"]:.3f} % of {results["mt_params"]})')
     if args.out:

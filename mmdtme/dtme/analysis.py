@@ -56,7 +56,10 @@ def accumulate_covariance(batches: Iterable,
                           channels: int,
                           reduce: Optional[ReduceFn] = None,
                           progress: Callable[[Iterable], Iterable] = _identity) -> CovarianceAccumulator:
-    """First pass: the uncentered token covariance of every block over ``batches``, summed over processes."""
+    """First pass: the uncentered token covariance of every block over ``batches``, summed over processes.
+
+    The statistics live on the device of the block outputs (see :class:`CovarianceAccumulator`).
+    """
     accumulator = CovarianceAccumulator(num_layers, channels)
     for batch in progress(batches):
         outputs = block_outputs(batch)
@@ -79,9 +82,11 @@ def accumulate_conflicts(batches: Iterable,
     """Second pass: range / null conflicts of every block's token gradients over ``batches``.
 
     With ``batch_size`` (``batch -> samples``), blocks whose outputs are stacked task streams are compared
-    stream against stream (:func:`own_stream_gradients`), as in a model after expansion.
+    stream against stream (:func:`own_stream_gradients`), as in a model after expansion. The products run on the
+    gradients' device in their precision, against range and null bases moved there once.
     """
     accumulator = ConflictAccumulator(len(spaces), len(tasks))
+    bases: Dict[int, Tuple[Tensor, Tensor]] = {}  # layer -> (U_r, U_n) on the gradients' device and dtype
     for batch in progress(batches):
         with torch.enable_grad():
             losses, outputs = task_losses(batch)
@@ -92,7 +97,11 @@ def accumulate_conflicts(batches: Iterable,
         for layer, layer_grads in enumerate(grads):
             if batch_size is not None:
                 layer_grads = own_stream_gradients(layer_grads, batch_size(batch))
-            accumulator.update(layer, layer_grads, spaces[layer].range_basis)
+            if layer not in bases:
+                bases[layer] = tuple(
+                    basis.to(device=layer_grads.device, dtype=layer_grads.dtype)
+                    for basis in (spaces[layer].range_basis, spaces[layer].null_basis))
+            accumulator.update(layer, layer_grads, *bases[layer])
     if reduce is not None:
         reduce(accumulator.state_tensors())
     return accumulator

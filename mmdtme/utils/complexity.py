@@ -10,6 +10,7 @@ work (norms, activations, resizing) is not counted, as in the published tables' 
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import (FlopCounterMode, flop_registry, register_flop_formula, sdpa_backward_flop_count,
                                       sdpa_flop_count)
 
@@ -98,3 +99,36 @@ def human(value: float, unit: float) -> str:
     """``value / unit`` with two decimals, or three significant digits below 1 (tiny test models)."""
     scaled = value / unit
     return f'{scaled:.2f}' if abs(scaled) >= 1 or scaled == 0 else f'{scaled:.3g}'
+
+
+class MatmulFlopsByDtype(TorchDispatchMode):
+    """Multiply-adds of the matrix products that run inside it, per dtype (``flops[torch.float64]`` ...).
+
+    Counts ``mm``, ``addmm``, ``bmm`` and ``baddbmm`` at the dispatcher, which is where ``matmul``, ``linear`` and
+    ``einsum`` arrive: the measure of how much of a computation runs in float64 (1/32 to 1/64 of the float32
+    speed on consumer GPUs).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flops: Dict[torch.dtype, int] = {}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        packet = func.overloadpacket
+        matrices = None
+        if packet in (torch.ops.aten.mm, torch.ops.aten.bmm):
+            matrices = args[0], args[1]
+        elif packet in (torch.ops.aten.addmm, torch.ops.aten.baddbmm):
+            matrices = args[1], args[2]
+        if matrices is not None:
+            a, b = matrices
+            batch = a.shape[0] if a.dim() == 3 else 1
+            m, k = a.shape[-2:]
+            flops = batch * m * k * b.shape[-1]
+            self.flops[a.dtype] = self.flops.get(a.dtype, 0) + flops
+        return func(*args, **(kwargs or {}))
+
+    def share(self, dtype: torch.dtype) -> float:
+        """The share of ``dtype`` in all counted multiply-adds (0 when nothing was counted)."""
+        total = sum(self.flops.values())
+        return self.flops.get(dtype, 0) / total if total else 0.0

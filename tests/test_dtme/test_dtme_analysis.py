@@ -14,9 +14,9 @@ def tiny_vit():
         'vit_tiny_patch16_224', img_size=16, patch_size=8, embed_dim=16, depth=3, num_heads=2, num_classes=0).eval()
 
 
-def make_callables(vit):
-    heads = torch.nn.ModuleList(torch.nn.Linear(16, 2) for _ in TASKS)
-    targets = [torch.randn(2) for _ in TASKS]
+def make_callables(vit, dtype=torch.float32):
+    heads = torch.nn.ModuleList(torch.nn.Linear(16, 2) for _ in TASKS).to(dtype)
+    targets = [torch.randn(2).to(dtype) for _ in TASKS]
 
     def block_outputs(images):
         x = vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed(images))))
@@ -56,7 +56,7 @@ def test_analyze_equals_the_composed_steps():
     for images in batches():
         losses, outputs = task_losses(images)
         for layer, grads in enumerate(task_gradients([losses[t] for t in TASKS], outputs)):
-            conflicts.update(layer, grads, spaces[layer].range_basis)
+            conflicts.update(layer, grads, spaces[layer].range_basis.float(), spaces[layer].null_basis.float())
     scores = conflicts.scores()
 
     assert plan.ks == [space.k for space in spaces]

@@ -125,8 +125,9 @@ def test_conflict_errors():
     acc = ConflictAccumulator(num_layers=2, num_tasks=2)
     grads = torch.zeros(2, 1, 2, 3)
     grads[1, 0, 1, 2] = float('inf')
+    acc.update(1, grads, torch.eye(3)[:, :1])  # counted on the device, reported when the scores are read
     with pytest.raises(ValueError, match='non-finite gradient at layer 1'):
-        acc.update(1, grads, torch.eye(3)[:, :1])
+        acc.scores()
     with pytest.raises(ValueError, match=r'T=2.*\(3, 1, 2, 3\)'):
         acc.update(0, torch.zeros(3, 1, 2, 3), torch.eye(3)[:, :1])
     with pytest.raises(ValueError, match=r'range_basis must be \(C=3, k\)'):

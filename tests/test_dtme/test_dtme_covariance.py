@@ -55,7 +55,7 @@ def test_state_tensors_round_trip_as_an_all_reduce_would():
         assert reduced.count(layer) == a.count(layer)
         torch.testing.assert_close(reduced.covariance(layer), a.covariance(layer))
     with pytest.raises(ValueError, match='do not match'):
-        reduced.load_state_tensors([torch.zeros(1, C, C), torch.zeros(1)])
+        reduced.load_state_tensors([torch.zeros(1, C, C), torch.zeros(1), torch.zeros(1)])
 
 
 def test_empty_layer_and_bad_input_errors():
@@ -67,5 +67,6 @@ def test_empty_layer_and_bad_input_errors():
         acc.update(0, torch.ones(1, 2, 4))
     with pytest.raises(IndexError, match='layer 2'):
         acc.update(2, torch.ones(1, 2, 3))
+    acc.update(0, torch.full((1, 1, 3), float('nan')))  # counted on the device, reported when read
     with pytest.raises(ValueError, match='non-finite tokens at layer 0'):
-        acc.update(0, torch.full((1, 1, 3), float('nan')))
+        acc.covariance(0)

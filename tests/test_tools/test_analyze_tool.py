@@ -54,19 +54,23 @@ def test_two_processes_give_the_single_process_plan(analysis_setup):
     one, two = read_plan(single), read_plan(double)
     for key in ('tm_layers', 'te_layers', 'ks'):
         assert one[key] == two[key], key
-    for key in ('range_conflict', 'null_conflict', 'range_cosine', 'null_cosine', 'eigenvalue_totals'):
-        assert one[key] == pytest.approx(two[key], rel=1e-9, abs=1e-12), key
+    # per-batch products are float32 and the processes see other batch compositions: equal up to float32 rounding
+    for key in ('range_conflict', 'null_conflict'):
+        assert one[key] == pytest.approx(two[key], abs=1e-4), key
+    for key in ('range_cosine', 'null_cosine', 'eigenvalue_totals'):
+        assert one[key] == pytest.approx(two[key], rel=1e-4, abs=1e-7), key
 
 
 def test_benchmark_writes_every_ratio(analysis_setup):
     config, _, work = analysis_setup
     out = osp.join(work, 'bench.json')
-    log = run_tool(sys.executable, 'tools/benchmark.py', config, '--batches', '2', '--iters', '1', '--out', out)
+    log = run_tool(sys.executable, 'tools/benchmark.py', config, '--batches', '2', '--repeats', '2', '--out', out)
     with open(out) as f:
         results = json.load(f)
     for key in ('analysis_floor_ratio', 'train_step_ratio', 'train_flop_ratio', 'infer_step_ratio', 'infer_flop_ratio',
-                'analysis_mem_ratio', 'floor_time', 'analysis_time'):
+                'analysis_mem_ratio', 'floor_time', 'analysis_time', 'analysis_fp64_share'):
         assert key in results, key
+    assert results['analysis_fp64_share'] <= 0.01  # the analysis multiplies in the tokens' float32
     assert results['analysis_floor_ratio'] > 0 and results['train_step_ratio'] > 0  # times are not asserted
     assert results['train_flop_ratio'] > 1.0 and results['infer_flop_ratio'] > 1.0  # task streams cost FLOPs
     assert results['dtme_extra_params'] > 0
