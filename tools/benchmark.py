@@ -12,6 +12,9 @@ Prints and (with --out) writes:
 - infer_step_ratio / infer_flop_ratio: the same for inference;
 - analysis_mem_ratio: peak memory of the analysis / of a train step (GPU only: null on the CPU, and
   analysis_mem_ratio_note says why);
+- saved_bytes_{mt,dtme,dtme_cp}: bytes autograd keeps for the backward of a train step (any device) for Baseline MT,
+  DTME, and DTME with checkpointed blocks (``with_cp``; target: no more than MT), and with_cp_step_ratio, the step
+  time of DTME + with_cp / DTME;
 plus the raw times (seconds) and the device. Each compared pair is timed in --repeats interleaved rounds (first,
 second, first, ...): times are medians, each ratio is the median of the per-round ratios, and *_spread gives their
 [min, max], so a noisy machine shows as a wide spread rather than as a different number from run to run.
@@ -33,7 +36,7 @@ from mmdtme.dtme import AnalysisSettings, analyze, task_gradients
 from mmdtme.engine.runner_utils import default_analysis_loader_cfg
 from mmdtme.registry import MODELS
 from mmdtme.utils import load_config
-from mmdtme.utils.complexity import MatmulFlopsByDtype, count_flops
+from mmdtme.utils.complexity import MatmulFlopsByDtype, count_flops, saved_tensor_bytes
 
 
 def parse_args() -> argparse.Namespace:
@@ -186,6 +189,20 @@ def main() -> None:
     timing = compare(steps['mt'], steps['dtme'], args.repeats)
     results['mt_train_time'], results['dtme_train_time'] = timing['first'], timing['second']
     results['train_step_ratio'], results['train_step_spread'] = timing['ratio'], timing['spread']
+
+    # with_cp: activations kept for backward (MT, DTME, DTME with checkpointed blocks) and the step-time cost
+    def samples_loss(net):
+        return lambda: net.parse_losses(net.loss(inputs, samples))[0]
+
+    results['saved_bytes_mt'] = saved_tensor_bytes(samples_loss(baseline))
+    results['saved_bytes_dtme'] = saved_tensor_bytes(samples_loss(expanded))
+    checkpointed = copy.deepcopy(expanded)
+    checkpointed.backbone.with_cp = True
+    results['saved_bytes_dtme_cp'] = saved_tensor_bytes(samples_loss(checkpointed))
+    timing = compare(steps['dtme'], train_step(checkpointed, torch.optim.Adam(checkpointed.parameters(), lr=1e-6)),
+                     args.repeats)
+    results['with_cp_step_ratio'], results['with_cp_step_spread'] = timing['ratio'], timing['spread']
+    del checkpointed
     baseline.eval(), expanded.eval()
     for name, net in (('mt', baseline), ('dtme', expanded)):
         results[f'{name}_infer_flops'] = count_flops(infer_step(net))
@@ -211,7 +228,8 @@ def main() -> None:
             ('analysis float64 matmul share (target <= 0.01)', 'analysis_fp64_share'),
             ('train step DTME / MT', 'train_step'), ('train FLOPs DTME / MT', 'train_flop_ratio'),
             ('inference DTME / MT', 'infer_step'), ('inference FLOPs DTME / MT', 'infer_flop_ratio'),
-            ('analysis / train-step peak memory (target <= 1.2)', 'analysis_mem_ratio')]
+            ('analysis / train-step peak memory (target <= 1.2)', 'analysis_mem_ratio'),
+            ('DTME + with_cp / DTME train step', 'with_cp_step')]
     print(f'  times: median of {args.repeats} interleaved rounds, [min, max] of the per-round ratios')
     for label, key in rows:
         value = results.get(key, results.get(f'{key}_ratio'))
@@ -222,6 +240,8 @@ def main() -> None:
         print(f'  {label:<50} {text}')
     print(f'  DTME parameters: +{results["dtme_extra_params"]} '
           f'(+{100.0 * results["dtme_extra_params"] / results["mt_params"]:.3f} % of {results["mt_params"]})')
+    print('  saved for backward (MiB): MT {:.1f}, DTME {:.1f}, DTME + with_cp {:.1f} (target: <= MT)'.format(
+        *(results[f'saved_bytes_{name}'] / 2**20 for name in ('mt', 'dtme', 'dtme_cp'))))
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(results, f, indent=2)

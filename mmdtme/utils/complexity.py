@@ -132,3 +132,22 @@ class MatmulFlopsByDtype(TorchDispatchMode):
         """The share of ``dtype`` in all counted multiply-adds (0 when nothing was counted)."""
         total = sum(self.flops.values())
         return self.flops.get(dtype, 0) / total if total else 0.0
+
+
+def saved_tensor_bytes(forward: Callable[[], Any]) -> int:
+    """Bytes of the tensors that autograd keeps for the backward pass of what ``forward()`` computes.
+
+    Read with ``torch.autograd.graph.saved_tensors_hooks`` while ``forward`` runs, so it works on any device
+    (the CPU included); each storage counts once, however many nodes save it. Checkpointed blocks
+    (``with_cp``) keep only their inputs, which is what this measures.
+    """
+    storages: Dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        forward()
+    return sum(storages.values())

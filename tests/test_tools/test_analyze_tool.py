@@ -71,6 +71,8 @@ def test_benchmark_writes_every_ratio(analysis_setup):
                 'analysis_mem_ratio', 'floor_time', 'analysis_time', 'analysis_fp64_share'):
         assert key in results, key
     assert results['analysis_fp64_share'] <= 0.01  # the analysis multiplies in the tokens' float32
+    assert results['saved_bytes_dtme_cp'] < results['saved_bytes_dtme']  # checkpointed blocks keep their inputs only
+    assert results['train_step_spread'][0] <= results['train_step_ratio'] <= results['train_step_spread'][1]
     assert results['analysis_floor_ratio'] > 0 and results['train_step_ratio'] > 0  # times are not asserted
     assert results['train_flop_ratio'] > 1.0 and results['infer_flop_ratio'] > 1.0  # task streams cost FLOPs
     assert results['dtme_extra_params'] > 0

@@ -101,7 +101,7 @@ class DTMEViT(TimmViT):
             key = str(index)
             if key in self.token_expansion:
                 tokens = self.token_expansion[key].expand(tokens)
-            tokens = block(tokens)
+            tokens = self.run_block(block, tokens)
             if key in self.token_expansion:
                 tokens = self.token_expansion[key].drop(tokens)
             if key in self.token_modulation:

@@ -120,7 +120,7 @@ class TaskPrompterViT(DTMEViT):
             if key in self.token_expansion:
                 tokens = self.token_expansion[key].expand(tokens)  # TE tokens go after the patches
             attention = self.prompt_attention(block, tokens, grid) if index in self.out_indices else None
-            tokens = block(tokens)
+            tokens = self.run_block(block, tokens)
             if key in self.token_expansion:
                 tokens = self.token_expansion[key].drop(tokens)
             # Split (not slice a copy that stays unused): the next block reads these very tensors, so the analysis'

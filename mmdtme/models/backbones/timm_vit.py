@@ -4,6 +4,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import timm
 import torch
 import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from timm.models.vision_transformer import checkpoint_filter_fn
@@ -72,6 +73,10 @@ class TimmViT(BaseModule):
             Loaded in ``init_weights``, i.e. when training starts, not when testing from a checkpoint.
         drop_path_rate: Stochastic depth rate.
         model_kwargs: Other ``timm.create_model`` arguments (``embed_dim``, ``depth``, ``patch_size``...).
+        with_cp: Checkpoint every block while training (mmseg's name): its activations are recomputed in the
+            backward pass instead of being kept (``torch.utils.checkpoint``, non-reentrant, RNG state kept, so drop
+            path draws the same masks). With DTME's T task streams from the first modified block on, this keeps
+            the memory of a run near Baseline MT's at the cost of one more forward per block.
     """
 
     def __init__(self,
@@ -81,6 +86,7 @@ class TimmViT(BaseModule):
                  pretrained: Optional[str] = None,
                  drop_path_rate: float = 0.0,
                  model_kwargs: Optional[dict] = None,
+                 with_cp: bool = False,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.vit = timm.create_model(
@@ -102,6 +108,7 @@ class TimmViT(BaseModule):
         self.embed_dim = self.vit.embed_dim
         self.patch_size = self.vit.patch_embed.patch_size
         self.pretrained = pretrained
+        self.with_cp = with_cp
 
     @property
     def out_channels(self) -> List[int]:
@@ -126,12 +133,18 @@ class TimmViT(BaseModule):
         patches = tokens[:, self.vit.num_prefix_tokens:]
         return patches.unflatten(1, grid).permute(0, 3, 1, 2).contiguous()
 
+    def run_block(self, block: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+        """One transformer block, checkpointed with ``with_cp`` when a backward pass will follow."""
+        if self.with_cp and self.training and torch.is_grad_enabled() and tokens.requires_grad:
+            return checkpoint(block, tokens, use_reentrant=False)
+        return block(tokens)
+
     def forward_with_block_outputs(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
         """The features of :meth:`forward` and the (B, N, C) output tokens of every block, kept in the graph."""
         tokens, grid = self.embed(x)
         block_outputs = []
         for block in self.vit.blocks:
-            tokens = block(tokens)
+            tokens = self.run_block(block, tokens)
             block_outputs.append(tokens)
         return [self.tokens_to_map(block_outputs[index], grid) for index in self.out_indices], block_outputs
 
@@ -139,7 +152,7 @@ class TimmViT(BaseModule):
         tokens, grid = self.embed(x)
         features = []
         for index, block in enumerate(self.vit.blocks):
-            tokens = block(tokens)
+            tokens = self.run_block(block, tokens)
             if index in self.out_indices:
                 features.append(self.tokens_to_map(tokens, grid))
         return features
