@@ -49,8 +49,8 @@ def test_baseline_vit():
 def test_dtme_streams_with_te_and_tm():
     torch.manual_seed(0)
     tasks = ['semseg', 'depth', 'normals']
-    backbone = DTMEViT(tasks=tasks, model_name='vit_tiny_patch16_224', img_size=TINY_SIZE, drop_path_rate=0.1,
-                       model_kwargs=TINY)
+    backbone = DTMEViT(
+        tasks=tasks, model_name='vit_tiny_patch16_224', img_size=TINY_SIZE, drop_path_rate=0.1, model_kwargs=TINY)
     backbone.expand(Plan(tasks=tasks, num_layers=4, channels=32, tm_layers=[1, 3], te_layers=[1, 2]))
     images = torch.randn(2, 3, *TINY_SIZE)
     assert_same_with_and_without_checkpointing(backbone, lambda: features_loss(backbone, images))

@@ -4,10 +4,10 @@ from typing import List, Optional, Sequence, Tuple, Union
 import timm
 import torch
 import torch.nn as nn
-from torch.utils.checkpoint import checkpoint
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from timm.models.vision_transformer import checkpoint_filter_fn
+from torch.utils.checkpoint import checkpoint
 
 from mmdtme.registry import MODELS
 
