@@ -19,7 +19,7 @@ KNOWN_TOP_LEVEL_KEYS = frozenset(
      'auto_scale_lr', 'optim_wrapper', 'param_scheduler', 'val_evaluator', 'test_evaluator', 'default_hooks',
      'custom_hooks', 'data_preprocessor', 'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level',
      'visualizer', 'default_scope', 'randomness', 'experiment_name', 'cfg', 'runner_type', 'model_wrapper_cfg',
-     'custom_imports', 'strict_load', 'compile'))
+     'custom_imports', 'strict_load', 'allow_unexpanded', 'compile'))
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
