@@ -229,6 +229,12 @@ class Plan:
                              f'and shape {tuple(tensor.shape)}')
         return cls.from_json(bytes(tensor.cpu().tolist()).decode('utf-8'))
 
+    @classmethod
+    def from_state_dict(cls, state_dict: Dict[str, Tensor]) -> Optional['Plan']:
+        """The plan a model's state dict stores in its backbone's ``dtme_plan`` buffer, or None (unexpanded)."""
+        stored = next((value for key, value in state_dict.items() if key.endswith('backbone.dtme_plan')), None)
+        return cls.from_tensor(stored) if stored is not None and stored.numel() > 0 else None
+
     def summary_table(self) -> str:
         """A plain-text table: one row per layer with k, both conflict scores and TM / TE marks."""
 

@@ -4,6 +4,7 @@ from typing import List
 from mmengine.runner import Runner
 
 from mmdtme.registry import RUNNERS
+from .runner_utils import unwrap_model
 
 # Console records that belong in the log file only: mmengine's environment and config dumps, the hook table and
 # its notes on the way weights were initialised. The log file keeps every record.
@@ -47,7 +48,7 @@ class MultiTaskRunner(Runner):
     def summary(self) -> List[str]:
         """A few lines saying what this run is; the full config is in the log file and the work dir."""
         cfg = self.cfg
-        model = self.model.module if hasattr(self.model, 'module') else self.model
+        model = unwrap_model(self.model)
         params = sum(p.numel() for p in model.parameters())
         backbone = cfg.model.get('backbone', {})
         weights = backbone.get('pretrained') or 'none: the backbone starts from random weights'

@@ -1,4 +1,8 @@
+import glob
+import os.path as osp
 import pickle
+import re
+import zipfile
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
@@ -97,10 +101,6 @@ def check_checkpoint_file(path: str) -> None:
     torch writes checkpoints as zip archives whose directory is at the end, so a file cut short by a crash or a
     full disk fails this check without being read.
     """
-    import glob
-    import os.path as osp
-    import re
-    import zipfile
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {path!r} does not exist')
     if zipfile.is_zipfile(path):

@@ -31,10 +31,9 @@ class CheckpointFitHook(Hook):
         model = unwrap_model(runner.model)
         state = checkpoint.get('state_dict', checkpoint)
         backbone = getattr(model, 'backbone', None)
-        stored = next((value for key, value in state.items() if key.endswith('backbone.dtme_plan')), None)
-        if (stored is not None and stored.numel() > 0 and hasattr(backbone, 'expand')
-                and getattr(backbone, 'plan', None) is None):
-            backbone.expand(Plan.from_tensor(stored))  # what loading the state dict would do first
+        plan = Plan.from_state_dict(state)
+        if plan is not None and hasattr(backbone, 'expand') and getattr(backbone, 'plan', None) is None:
+            backbone.expand(plan)  # what loading the state dict would do first
         problem = checkpoint_mismatch(model.state_dict(), state, self.allow_unexpanded)
         if problem is not None:
             raise CheckpointMismatchError(f'the checkpoint does not fit the model: {problem}')

@@ -44,6 +44,7 @@ class ExpansionHook(Hook):
         self.plan_file = plan_file
         self.analysis_dataloader = analysis_dataloader
         self.max_batches = max_batches
+        self._analysis_batches = None  # built when training starts, used once by the analysis
 
     # --- to be provided by a subclass ------------------------------------------------------------------
 
@@ -86,7 +87,7 @@ class ExpansionHook(Hook):
 
     def analysis_batches(self, runner):
         """The analysis set, built once (at the start of training, when the hook checked it)."""
-        batches = getattr(self, '_analysis_batches', None)
+        batches = self._analysis_batches
         if batches is None:
             batches = build_analysis_batches(runner, self.analysis_dataloader, self.max_batches)
         self._analysis_batches = None  # the loader is not kept for the rest of training
@@ -97,11 +98,9 @@ class ExpansionHook(Hook):
             self._analyse_and_expand(runner)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        stored = next(
-            (value for key, value in checkpoint.get('state_dict', {}).items() if key.endswith('backbone.dtme_plan')),
-            None)
-        if stored is not None and stored.numel() > 0:
-            self._apply(runner, Plan.from_tensor(stored), source='the checkpoint')
+        plan = Plan.from_state_dict(checkpoint.get('state_dict', {}))
+        if plan is not None:
+            self._apply(runner, plan, source='the checkpoint')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         plan = self._backbone(runner).plan
