@@ -3,12 +3,12 @@ import copy
 import logging
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
-from mmengine.logging import print_log
+from mmengine.logging import MMLogger, print_log
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 # Hook arguments that hold a dataloader config (the DTME analysis set, Recon's measurement set).
@@ -146,21 +146,47 @@ def cap_num_workers(cfg) -> None:
 
 
 def setup_runtime(cfg: Config) -> None:
-    """Adapt a config to the machine before ``Runner.from_cfg``: CPU-only distributed runs use gloo.
+    """Adapt a config to the machine before ``Runner.from_cfg``: one DDP setting on every device, gloo on CPUs.
+
+    Distributed runs get an explicit ``model_wrapper_cfg`` with ``broadcast_buffers=True`` (unless the config sets
+    it): the heads use BN, and without the broadcast each process would keep its own running statistics, so the
+    processes would evaluate with different models. mmengine's own default wrap (no ``model_wrapper_cfg``) uses
+    ``False`` on GPUs, and DDP's default is ``True``; setting it here gives the GPU and the CPU path the same
+    behaviour. ``find_unused_parameters`` keeps its top-level config key, which mmengine only reads without a
+    wrapper config.
 
     mmengine's PyTorch launcher calls ``torch.cuda.set_device`` and wraps the model in DDP with
     ``device_ids=[LOCAL_RANK]``; both fail without a GPU. On a CPU-only machine the process group is
     initialised here with gloo (mmengine then skips its own init) and DDP is built without device ids.
     """
-    if torch.cuda.is_available() or cfg.get('launcher', 'none') == 'none':
+    if cfg.get('launcher', 'none') == 'none':
         return
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
-    wrapper_cfg['device_ids'] = None
-    cfg.model_wrapper_cfg = wrapper_cfg
+    wrapper_cfg.setdefault('broadcast_buffers', True)
+    wrapper_cfg.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    if not torch.cuda.is_available():
+        wrapper_cfg['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper_cfg  # the Config keeps a copy: set every key before
+    if torch.cuda.is_available():
+        return
+    env_cfg = cfg.get('env_cfg') or {}
+    env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')
+    cfg.env_cfg = env_cfg
     if cfg.launcher == 'pytorch' and not torch_dist.is_initialized():
         torch_dist.init_process_group(
             backend='gloo', rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE']))
+
+
+def quietly(fn: Callable[[], object]) -> object:
+    """Call ``fn`` with mmengine's current logger at WARNING, e.g. ``model.init_weights`` outside a Runner, which
+    logs a line for every parameter."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        return fn()
+    finally:
+        logger.setLevel(level)
 
 
 def teardown_distributed() -> None:
