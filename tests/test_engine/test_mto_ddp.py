@@ -19,6 +19,8 @@ pytestmark = pytest.mark.slow  # real Runners or tool subprocesses
 METHODS = {
     'pcgrad': dict(aggregator=dict(type='PCGrad')),  # random draws: must agree across processes
     'famo': dict(loss_weighting=dict(type='FAMO')),  # statistics of the losses: must be the averaged ones
+    # no aggregator: DDP's reducer averages the model's gradients, the wrapper only the weighter's parameters
+    'uw': dict(loss_weighting=dict(type='UW')),
 }
 ITERS = 3
 

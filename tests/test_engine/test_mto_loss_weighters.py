@@ -88,3 +88,13 @@ def test_famo_without_recompute_is_a_clear_error():
     weighter(torch.ones(2), torch.ones(2))
     with pytest.raises(RuntimeError, match='recompute'):
         weighter.after_update(torch.ones(2), None)
+
+
+def test_dwa_counts_epochs_on_the_device_without_host_reads():
+    # meta tensors have no data: a Python branch on one of them (int(), .item(), bool()) raises
+    dwa = DWA(num_tasks=3, interval=2).to('meta')
+    losses = torch.empty(3, device='meta')
+    for _ in range(5):
+        dwa(losses, losses)
+        dwa.after_update(losses)
+    assert dwa.weights().device.type == 'meta'

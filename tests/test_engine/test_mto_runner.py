@@ -227,3 +227,44 @@ def test_constructor_keeps_the_multi_task_logic_for_plain_and_amp_types(syntheti
     # tools/train.py --amp sets type='AmpOptimWrapper'; it maps to the AMP multi-task wrapper (GPU only)
     amp = OPTIM_WRAPPERS.get(MultiTaskOptimWrapperConstructor.MULTI_TASK_TYPES['AmpOptimWrapper'])
     assert issubclass(amp, AmpOptimWrapper) and issubclass(amp, MultiTaskOptimWrapperMixin)
+
+
+def test_famo_recomputes_its_losses_under_the_training_forward_context():
+    """FAMO's after-step forward runs inside the optim wrapper's context (autocast under AMP), like the training
+    forward, so its before / after losses have the same precision."""
+    from contextlib import contextmanager
+
+    from mmdtme.models.wrappers.multi_task_ddp import multi_task_train_step
+
+    class Wrapper:
+        inside = False
+        seen = []
+
+        @contextmanager
+        def optim_context(self, model):
+            Wrapper.inside = True
+            yield
+            Wrapper.inside = False
+
+        def update_task_params(self, task_losses, model, recompute, synced_by_ddp):
+            recompute()
+            return {}
+
+    class Module(torch.nn.Module):
+
+        def data_preprocessor(self, data, training):
+            return data
+
+        def _run_forward(self, data, mode):
+            Wrapper.seen.append(Wrapper.inside)
+            return {'a.loss': torch.ones(())}
+
+        def parse_losses(self, losses):
+            return sum(losses.values()), {}
+
+        def task_losses(self, losses):
+            return {'a': losses['a.loss']}
+
+    module = Module()
+    multi_task_train_step(module, module, {}, Wrapper())
+    assert Wrapper.seen == [True, True]  # the training forward, then FAMO's recompute

@@ -128,10 +128,10 @@ class DWA(LossWeighter):
         self.register_buffer('running_steps', torch.zeros((), dtype=torch.long))
 
     def weights(self) -> Tensor:
-        if int(self.num_epochs) < 2:
-            return torch.ones_like(self.running_sum)
+        # Decided on the device (no host read per step): 1 until two epochs are done.
         ratios = self.history[1] / self.history[0]
-        return self.num_tasks * F.softmax(ratios / self.temperature, dim=0)
+        dynamic = self.num_tasks * F.softmax(ratios / self.temperature, dim=0)
+        return torch.where(self.num_epochs < 2, torch.ones_like(dynamic), dynamic)
 
     def forward(self, losses: Tensor, reduced: Tensor) -> Tensor:
         return self.weights().to(losses) * losses
@@ -139,11 +139,12 @@ class DWA(LossWeighter):
     def after_update(self, reduced: Tensor, recompute: Optional[Callable[[], Tensor]] = None) -> None:
         self.running_sum += reduced.detach().to(self.running_sum)
         self.running_steps += 1
-        if int(self.running_steps) == self.interval:
-            self.history.copy_(torch.stack([self.history[1], self.running_sum / self.interval]))
-            self.num_epochs += 1
-            self.running_sum.zero_()
-            self.running_steps.zero_()
+        done = self.running_steps == self.interval  # an epoch ends: a device-side branch, no host read
+        self.history.copy_(
+            torch.where(done, torch.stack([self.history[1], self.running_sum / self.interval]), self.history))
+        self.num_epochs += done.long()
+        self.running_sum.mul_(~done)
+        self.running_steps.mul_(~done)
 
 
 @LOSS_WEIGHTERS.register_module()

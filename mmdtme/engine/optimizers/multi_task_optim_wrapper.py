@@ -17,9 +17,10 @@ Per step, with losses ℓ (T,) and ℓ̄ = ℓ averaged over the DDP processes (
    J (T, P) of the *shared* parameters; the same passes accumulate the gradients of the task-specific
    parameters, which thus get exactly their own task's gradient, as one backward of Σ ℓ_t would give them.
 3. At an update step (every ``accumulative_counts`` iterations): under DDP, J and every other gradient are
-   averaged over the processes (one all-reduce of the flattened tensors), then J is aggregated into the shared
-   parameters' ``.grad``, then ``step()`` / ``zero_grad()``; the weighter updates its state
-   (DWA statistics, FAMO's logits after one no-grad forward of the same batch).
+   averaged over the processes (J and other large tensors in place, the small ones in one all-reduce of their
+   concatenation), then J is aggregated into the shared parameters' ``.grad``, then ``step()`` / ``zero_grad()``;
+   the weighter updates its state (DWA statistics, FAMO's logits after one no-grad forward of the same batch, under
+   the same autocast as the training forward).
 
 Which parameters are task-specific: those whose names start with ``task_specific`` (default: ``heads.``), and
 the parameters of the task-stream modules of :mod:`mmdtme.dtme` (DTME's ``TokenModulation`` / ``TokenExpansion``,
@@ -29,9 +30,11 @@ gradient: they are treated like heads. Everything else that requires grad (the V
 on the stacked task streams after DTME, any neck) is shared and aggregated. The partition is recomputed when the
 model's parameters change (DTME expansion adds parameters and a param group mid-run; nothing else is needed).
 
-DDP: the DDP reducer is bypassed (``MultiTaskDDP`` runs the forward under ``no_sync``) because the T backward
-passes per forward are not what the reducer supports, and the aggregation needs the averaged per-task gradients,
-not the averaged aggregated ones. Averaging J before aggregating makes the update identical on every process and
+DDP: with an aggregator the DDP reducer is bypassed (``MultiTaskDDP`` runs the forward under ``no_sync``) because
+the T backward passes per forward are not what the reducer supports, and the aggregation needs the averaged per-task
+gradients, not the averaged aggregated ones. Without one (GD, UW, DWA, FAMO, IMTL-L) the single backward goes
+through DDP's bucketed all-reduce, overlapped with the backward, as in plain DDP training; only the weighter's own
+parameters are averaged here. Averaging J before aggregating makes the update identical on every process and
 equal to the single-process update on the concatenated batch (for batch-mean losses without BatchNorm; BN
 statistics are per process, as with plain DDP). Random aggregators (PCGrad, GradDrop) draw from a generator seeded
 with ``seed`` + the update count, so every process draws the same numbers and a resumed run the same as an
@@ -88,14 +91,27 @@ def _build(registry, cfg: Optional[dict], num_tasks: int, what: str):
     return registry.build(cfg, default_args=default_args)
 
 
+IN_PLACE_NUMEL = 1 << 20  # tensors this large are all-reduced where they are, not through a concatenated copy
+
+
 def mean_over_processes(tensors: List[Tensor]) -> None:
-    """In-place average over the DDP processes, as one all-reduce of the flattened tensors (no-op in one process)."""
+    """In-place average over the DDP processes (no-op in one process).
+
+    Large tensors (the Jacobian J, big gradients) are all-reduced in place, so no copy of them is made; the small
+    ones share one all-reduce of their concatenation.
+    """
     if get_world_size() == 1 or not tensors:
         return
-    flat = torch.cat([t.reshape(-1) for t in tensors])
+    small = [t for t in tensors if t.numel() < IN_PLACE_NUMEL]
+    for tensor in tensors:
+        if tensor.numel() >= IN_PLACE_NUMEL:
+            all_reduce(tensor, op='mean')
+    if not small:
+        return
+    flat = torch.cat([t.reshape(-1) for t in small])
     all_reduce(flat, op='mean')
     offset = 0
-    for tensor in tensors:
+    for tensor in small:
         tensor.copy_(flat[offset:offset + tensor.numel()].view_as(tensor))
         offset += tensor.numel()
 
@@ -152,17 +168,29 @@ class MultiTaskOptimWrapperMixin:
             "model's train_step must call update_task_params(): MultiTaskSegmentor does in one process; under "
             "DDP set model_wrapper_cfg=dict(type='MultiTaskDDP') in the config.")
 
+    @property
+    def needs_jacobian(self) -> bool:
+        """Whether the update needs each task's gradient (an aggregator); without one, a single backward of the
+        weighted sum is all, and DDP's own bucketed all-reduce can average it."""
+        return self.aggregator is not None
+
     def update_task_params(self,
                            task_losses: Dict[str, Tensor],
                            model: nn.Module,
-                           recompute: Optional[Callable[[], Dict[str, Tensor]]] = None) -> Dict[str, float]:
+                           recompute: Optional[Callable[[], Dict[str, Tensor]]] = None,
+                           synced_by_ddp: bool = False) -> Dict[str, Tensor]:
         """Backward (and, at an update iteration, step) from per-task losses; returns values to log.
 
         Args:
             task_losses: Each task's scalar loss (the sum of its weighted loss terms).
             model: The unwrapped model (its parameter names decide shared vs task-specific).
             recompute: Returns the task losses of the same batch, no grad (FAMO calls it after the step).
+            synced_by_ddp: The forward ran through DDP with gradient sync (only without an aggregator): the
+                model's gradients arrive averaged, and only the loss weighter's own parameters are averaged here.
         """
+        if synced_by_ddp and self.needs_jacobian:
+            raise ValueError('an aggregator needs the per-task gradients of each process: run the forward under '
+                             'no_sync (MultiTaskDDP does)')
         if set(task_losses) != set(self.tasks):
             raise KeyError(f'the model returned losses for tasks {sorted(task_losses)} but the optim wrapper was '
                            f'built for {sorted(self.tasks)}')
@@ -179,8 +207,12 @@ class MultiTaskOptimWrapperMixin:
             self._inner_count += 1
 
         if self.should_update():
-            params = [p for group in self.optimizer.param_groups for p in group['params'] if p.grad is not None]
-            mean_over_processes(([self._jacobian] if self._jacobian is not None else []) + [p.grad for p in params])
+            if synced_by_ddp:  # DDP averaged the model's gradients during the backward
+                params = self.weighter.optimizer_parameters() if self.weighter is not None else []
+            else:
+                params = [p for group in self.optimizer.param_groups for p in group['params']]
+            grads = [p.grad for p in params if p.grad is not None]
+            mean_over_processes(([self._jacobian] if self._jacobian is not None else []) + grads)
             if self.aggregator is not None:
                 self._write_aggregated_gradients(self._split_parameters(model)[0])
             self.step()
@@ -188,9 +220,10 @@ class MultiTaskOptimWrapperMixin:
             if self.weighter is not None:
                 self.weighter.after_update(reduced, self._reduced(recompute) if self.weighter.needs_recompute else None)
         log_vars = {}
-        if self.weighter is not None:
-            for task, weight in zip(self.tasks, self.weighter.weights().tolist()):
-                log_vars[f'mto/weight_{task}'] = weight
+        if self.weighter is not None:  # tensors: read on the host with the other logged values
+            weights = self.weighter.weights().detach()
+            for t, task in enumerate(self.tasks):
+                log_vars[f'mto/weight_{task}'] = weights[t]
         return log_vars
 
     # --- internals --------------------------------------------------------------------------------------

@@ -22,10 +22,12 @@ def balanced_bce(logits: torch.Tensor,
     """
     valid = target != ignore_index
     labels = (target == 1).float()
-    if pos_weight is None:
-        pos_weight = 1.0 - labels[valid].mean() if valid.any() else 0.5
-    weights = torch.where(labels > 0, torch.as_tensor(pos_weight, dtype=logits.dtype, device=logits.device),
-                          torch.as_tensor(1.0 - pos_weight, dtype=logits.dtype, device=logits.device))
+    if pos_weight is None:  # on the device, no host read: 0.5 when nothing is labelled
+        count = valid.sum()
+        positive_share = (labels * valid).sum() / count.clamp(min=1)
+        pos_weight = torch.where(count > 0, 1.0 - positive_share, 0.5)
+    pos_weight = torch.as_tensor(pos_weight, dtype=logits.dtype, device=logits.device)
+    weights = torch.where(labels > 0, pos_weight, 1.0 - pos_weight)
     loss = F.binary_cross_entropy_with_logits(logits, labels, weight=weights * valid, reduction='sum')
     return loss / valid.sum().clamp(min=1)
 

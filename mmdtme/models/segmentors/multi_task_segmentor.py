@@ -147,12 +147,13 @@ class MultiTaskSegmentor(BaseModel):
         raise ValueError(f'invalid mode {mode!r}; use loss, predict or tensor')
 
     def parse_losses(self, losses: Dict[str, torch.Tensor]):
-        for name, value in losses.items():
-            if not torch.isfinite(value).all():
-                raise FloatingPointError(
-                    f'loss {name!r} is {value.item() if value.numel() == 1 else value}: training diverged. '
-                    'Lower the learning rate or this task\'s loss_weight, or check its ground truth '
-                    '(the checkpoints written so far are kept).')
+        # One host read per step for all losses; the culprit is looked up only when something is not finite.
+        if losses and not torch.stack([torch.isfinite(value).all() for value in losses.values()]).all():
+            name, value = next((name, value) for name, value in losses.items() if not torch.isfinite(value).all())
+            raise FloatingPointError(
+                f'loss {name!r} is {value.item() if value.numel() == 1 else value}: training diverged. '
+                'Lower the learning rate or this task\'s loss_weight, or check its ground truth '
+                '(the checkpoints written so far are kept).')
         return super().parse_losses(losses)
 
     def task_losses(self, losses: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
