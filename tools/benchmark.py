@@ -4,14 +4,18 @@
 
 Prints and (with --out) writes:
 - analysis_floor_ratio: analysis wall time / floor, where the floor is one no-grad forward plus one forward and
-  T backward passes (to the block outputs) over the same batches (target <= 1.3);
+  T backward passes (to the block outputs) over the same batches (target <= 1.1);
 - analysis_fp64_share: float64 multiply-adds / all matmul multiply-adds of the analysis of one batch (target
   <= 0.01: consumer GPUs run float64 at 1/32-1/64 of float32);
 - train_step_ratio / train_flop_ratio: DTME / Baseline MT train step (forward, backward, optimizer step) time and
   FLOPs (target: the time ratio within 5 % of the FLOP ratio);
 - infer_step_ratio / infer_flop_ratio: the same for inference;
-- analysis_mem_ratio: peak memory of the analysis / of a train step (GPU only: null on the CPU, and
-  analysis_mem_ratio_note says why);
+- adaptive_floor_ratio: wall time of the adaptive analysis (``stop='adaptive'``) on the config's analysis set (the
+  DTMEHook's max_batches, else the whole set) / the floor of the full pass on that set (target <= 0.3), with
+  adaptive_plan_equal (its TM / TE layers equal the full pass's up to the layers it declared tied),
+  adaptive_tied_layers and adaptive_stopped_after (batches read by its covariance and conflict passes);
+- analysis_mem_ratio: peak memory of the analysis / of a train step, each above what was allocated just before it
+  (GPU only: null on the CPU, and analysis_mem_ratio_note says why);
 - saved_bytes_{mt,dtme,dtme_cp}: bytes autograd keeps for the backward of a train step (any device) for Baseline MT,
   DTME, and DTME with checkpointed blocks (``with_cp``; target: no more than MT), and with_cp_step_ratio, the step
   time of DTME + with_cp / DTME;
@@ -24,18 +28,17 @@ import copy
 import json
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict
 
 import torch
 from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
 
 import mmdtme  # noqa: F401
-from mmdtme.dtme import AnalysisSettings, analyze, task_gradients
-from mmdtme.engine.runner_utils import default_analysis_loader_cfg
+from mmdtme.dtme import AnalysisSettings, StoppingRule, analyze, task_gradients
+from mmdtme.engine.runner_utils import analysis_callables, prepared_analysis_batches
 from mmdtme.registry import MODELS
-from mmdtme.utils import load_config
+from mmdtme.utils import load_config, quietly
 from mmdtme.utils.complexity import MatmulFlopsByDtype, count_flops, saved_tensor_bytes
 
 
@@ -43,6 +46,10 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='DTME cost ratios: analysis vs floor, DTME vs MT steps')
     parser.add_argument('config', help='a DTME config (DTMEViT backbone)')
     parser.add_argument('--batches', type=int, default=4, help='analysis batches (default: %(default)s)')
+    parser.add_argument(
+        '--adaptive-batches',
+        type=int,
+        help='analysis set of the adaptive comparison (default: the DTMEHook\'s max_batches, else the whole set)')
     parser.add_argument(
         '--repeats',
         type=int,
@@ -86,25 +93,60 @@ def compare(first: Callable[[], None], second: Callable[[], None], repeats: int)
 
 
 def peak_memory(fn: Callable[[], None]):
+    """Peak CUDA memory while ``fn`` runs, above what was allocated just before (the models, gradients and optimizer
+    states already resident are not counted); None on the CPU."""
     if not torch.cuda.is_available():
         return None
+    synchronize()
     torch.cuda.empty_cache()
+    before = torch.cuda.memory_allocated()
     torch.cuda.reset_peak_memory_stats()
     fn()
     synchronize()
-    return torch.cuda.max_memory_allocated()
+    return torch.cuda.max_memory_allocated() - before
 
 
-def load_batches(cfg, count: int, model) -> List[tuple]:
-    loader_cfg = default_analysis_loader_cfg(cfg)
-    loader_cfg['num_workers'] = 0
-    batches = []
-    for index, data_batch in enumerate(Runner.build_dataloader(loader_cfg)):
-        if index == count:
-            break
-        data = model.data_preprocessor(data_batch, training=True)
-        batches.append((data['inputs'], data['data_samples']))
-    return batches
+def adaptive_comparison(cfg, hook_cfg: dict, model, settings: AnalysisSettings, args,
+                        floor_of: Callable) -> Dict[str, object]:
+    """The adaptive analysis against the floor of the full pass on the config's analysis set, and their plans."""
+    count = args.adaptive_batches or hook_cfg.get('max_batches')
+    analysis_set = prepared_analysis_batches(cfg, model, count)
+    block_outputs, task_losses = analysis_callables(model)
+    tasks, backbone = list(model.tasks), model.backbone
+    rule = StoppingRule(**(hook_cfg.get('stopping') or {}))
+    plans = []
+
+    def adaptive() -> None:
+        plans.append(
+            analyze(
+                analysis_set,
+                block_outputs,
+                task_losses,
+                tasks,
+                backbone.depth,
+                backbone.embed_dim,
+                settings,
+                stop='adaptive',
+                rule=rule))
+
+    timing = compare(floor_of(analysis_set), adaptive, args.repeats)
+    full = analyze(analysis_set, block_outputs, task_losses, tasks, backbone.depth, backbone.embed_dim, settings)
+    plan = plans[-1]
+    equal = (
+        set(plan.tm_layers) ^ set(full.tm_layers) <= set(plan.tied_tm_layers)
+        and set(plan.te_layers) ^ set(full.te_layers) <= set(plan.tied_te_layers))
+    return dict(
+        adaptive_batches=len(analysis_set),
+        full_floor_time=timing['first'],
+        adaptive_time=timing['second'],
+        adaptive_floor_ratio=timing['ratio'],
+        adaptive_floor_spread=timing['spread'],
+        adaptive_plan_equal=equal,
+        adaptive_tied_layers=dict(tm=plan.tied_tm_layers, te=plan.tied_te_layers),
+        adaptive_stopped_after=plan.stopped_after,
+        adaptive_stop_reasons=plan.stop_reasons,
+        adaptive_layers=dict(tm=plan.tm_layers, te=plan.te_layers),
+        full_layers=dict(tm=full.tm_layers, te=full.te_layers))
 
 
 def main() -> None:
@@ -116,26 +158,28 @@ def main() -> None:
     model = MODELS.build(cfg.model).to(device)
     if not hasattr(model.backbone, 'expand'):
         raise SystemExit(f'{args.config} has no DTMEViT backbone; benchmark a config from configs/dtme/')
-    model.init_weights()
+    quietly(model.init_weights)
     model.eval()
-    batches = load_batches(cfg, args.batches, model)
+    batches = prepared_analysis_batches(cfg, model, args.batches)
     tasks, backbone = list(model.tasks), model.backbone
     hook_cfg = next((h for h in cfg.get('custom_hooks', []) if h.get('type') == 'DTMEHook'), {})
     settings = AnalysisSettings(**{k: v for k, v in hook_cfg.items() if k in AnalysisSettings.__dataclass_fields__})
 
-    def block_outputs(batch):
-        return backbone.forward_with_block_outputs(batch[0])[1]
+    block_outputs, task_losses = analysis_callables(model)
 
-    def task_losses(batch):
-        return model.task_losses_with_block_outputs(*batch)
+    def floor_of(analysis_set):
 
-    def floor() -> None:
-        with torch.no_grad():
-            for batch in batches:
-                block_outputs(batch)
-        for batch in batches:
-            losses, outputs = task_losses(batch)
-            task_gradients([losses[task] for task in tasks], outputs, retain_graph=False)
+        def floor() -> None:
+            with torch.no_grad():
+                for batch in analysis_set:
+                    block_outputs(batch)
+            for batch in analysis_set:
+                losses, outputs = task_losses(batch)
+                task_gradients([losses[task] for task in tasks], outputs, retain_graph=False)
+
+        return floor
+
+    floor = floor_of(batches)
 
     plans = []
 
@@ -156,6 +200,7 @@ def main() -> None:
     # float64 matmul work runs at 1/32-1/64 of float32 speed on consumer GPUs (target <= 0.01)
     results['analysis_fp64_share'] = by_dtype.share(torch.float64)
     plan = plans[-1]
+    results.update(adaptive_comparison(cfg, hook_cfg, model, settings, args, floor_of))
 
     baseline, expanded = copy.deepcopy(model).train(), copy.deepcopy(model).train()
     expanded.backbone.expand(plan)
@@ -224,8 +269,9 @@ def main() -> None:
 
     print(f'device: {results["device"]}; {len(batches)} batches of {results["batch_size"]} at '
           f'{results["input_size"]}; {len(tasks)} tasks; TM {plan.tm_layers}, TE {plan.te_layers}')
-    rows = [('analysis / floor (target <= 1.3)', 'analysis_floor'),
-            ('analysis float64 matmul share (target <= 0.01)', 'analysis_fp64_share'),
+    rows = [('analysis / floor (target <= 1.1)', 'analysis_floor'),
+            (f'adaptive analysis / full floor, {results["adaptive_batches"]} batches (target <= 0.3)',
+             'adaptive_floor'), ('analysis float64 matmul share (target <= 0.01)', 'analysis_fp64_share'),
             ('train step DTME / MT', 'train_step'), ('train FLOPs DTME / MT', 'train_flop_ratio'),
             ('inference DTME / MT', 'infer_step'), ('inference FLOPs DTME / MT', 'infer_flop_ratio'),
             ('analysis / train-step peak memory (target <= 1.2)', 'analysis_mem_ratio'),
@@ -238,6 +284,10 @@ def main() -> None:
         if spread is not None:
             text += f'  [{spread[0]:.3f}, {spread[1]:.3f}]'
         print(f'  {label:<50} {text}')
+    print(f'  adaptive analysis: stopped after {results["adaptive_stopped_after"]} batches (covariance, conflict); '
+          f'layers TM {results["adaptive_layers"]["tm"]}, TE {results["adaptive_layers"]["te"]} vs the full pass '
+          f'TM {results["full_layers"]["tm"]}, TE {results["full_layers"]["te"]}; '
+          f'tied {results["adaptive_tied_layers"]}; equal up to ties: {results["adaptive_plan_equal"]}')
     print(f'  DTME parameters: +{results["dtme_extra_params"]} '
           f'(+{100.0 * results["dtme_extra_params"] / results["mt_params"]:.3f} % of {results["mt_params"]})')
     print('  saved for backward (MiB): MT {:.1f}, DTME {:.1f}, DTME + with_cp {:.1f} (target: <= MT)'.format(

@@ -5,7 +5,8 @@ Dynamic Token Modulation and Expansion (Jeong & Yoon, ICCV 2025), see docs/desig
 - :class:`CovarianceAccumulator` streams the uncentered covariance of each block's output tokens;
 - :func:`split_token_space` splits it by explained variance into a range and a null space (:class:`TokenSpaces`);
 - :func:`task_gradients` and :class:`ConflictAccumulator` measure task-gradient conflicts in both spaces;
-- :func:`analyze` runs both passes over an analysis set and returns the plan;
+- :func:`analyze` runs both passes over an analysis set and returns the plan, reading all of it or, with
+  ``stop='adaptive'``, until the :class:`StoppingRule` finds the result settled;
 - :func:`select_layers` picks the Token Modulation / Token Expansion layers, recorded in a :class:`Plan`;
 - :class:`TokenModulation`, :class:`BNTokenModulation`, :class:`TokenExpansion` and the task-stream helpers act on
   stacked (T·B, N, C) streams;
@@ -25,11 +26,13 @@ from .recon import (GRANULARITIES, ReconAccumulator, ReconResult, conflict_units
                     measure_conflicts, select_top_k, unit_grams)
 from .selection import MODES, VARIANTS, num_selected, select_layers
 from .spaces import TokenSpaces, split_token_space
+from .stopping import BoundaryCheck, StoppingRule, check_boundary, check_selection, variance_leak
 from .task_copies import TaskBatched, TaskLayerNorm, TaskLinear, check_copyable, make_task_specific
 
 __all__ = [
-    'AnalysisSettings', 'analyze', 'accumulate_covariance', 'accumulate_conflicts', 'CovarianceAccumulator',
-    'TokenSpaces', 'split_token_space', 'pairwise_products', 'task_pairs', 'ConflictAccumulator', 'task_gradients',
+    'AnalysisSettings', 'analyze', 'StoppingRule', 'BoundaryCheck', 'check_boundary', 'check_selection',
+    'variance_leak', 'accumulate_covariance', 'accumulate_conflicts', 'CovarianceAccumulator', 'TokenSpaces',
+    'split_token_space', 'pairwise_products', 'task_pairs', 'ConflictAccumulator', 'task_gradients',
     'own_stream_gradients', 'select_layers', 'num_selected', 'MODES', 'VARIANTS', 'Plan', 'PLAN_VERSION', 'MODULATORS',
     'TokenModulation', 'BNTokenModulation', 'TokenExpansion', 'stack_task_streams', 'unstack_task_streams',
     'GRANULARITIES', 'ReconAccumulator', 'ReconResult', 'conflict_units', 'copied_parameter_count', 'measure_conflicts',

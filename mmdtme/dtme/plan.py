@@ -4,8 +4,9 @@ The plan is written to the work dir, can be loaded instead of re-running the ana
 model's state as a uint8 tensor of UTF-8 JSON bytes (:meth:`Plan.to_tensor`) so that a checkpoint rebuilds the
 expanded model.
 
-Version 2 added ``copied_modules`` (Recon's task-specific copies); version-1 plans are still read, as plans
-without copies.
+Version 2 added ``copied_modules`` (Recon's task-specific copies), version 3 the record of an adaptive analysis
+(``stop``, ``stopped_after``, ``stop_reasons``, ``tied_tm_layers``, ``tied_te_layers``); older plans are still
+read, as plans without those.
 """
 import dataclasses
 import json
@@ -19,10 +20,11 @@ from torch import Tensor
 
 from .selection import MODES, VARIANTS
 
-PLAN_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # version 1 had no copied_modules
+PLAN_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # version 1 had no copied_modules, version 2 no adaptive record
 _COPIED_MODULE = re.compile(r'^\d+(\.\w+)*$')  # block index, then an optional sub-module path
 MODULATORS = ('affine', 'bn')
+STOPS = ('full', 'adaptive')
 _PER_LAYER = ('ks', 'eigenvalues', 'eigenvalue_totals', 'range_conflict', 'null_conflict', 'range_cosine',
               'null_cosine')
 
@@ -56,6 +58,12 @@ class Plan:
         modulator: ``affine`` (W ⊙ x + b) or ``bn`` (the BN-style ablation). Default: ``affine``.
         copied_modules: Modules made task-specific (Recon): paths below the ViT's ``blocks``, e.g. ``'3'`` (all of
             block 3), ``'3.attn'`` or ``'3.mlp.fc1'``; each task gets its own copy, initialised from the shared one.
+        stop: How the analysis read its set: ``full`` (every batch, both passes) or ``adaptive``.
+        stopped_after: Adaptive: batches read per process by the covariance and the conflict pass.
+        stop_reasons: Adaptive: why each pass stopped.
+        tied_tm_layers: Adaptive: layers statistically tied across the TM boundary; the selection among them
+            follows the estimate, and another pass may order them differently.
+        tied_te_layers: The same for TE.
         version: Format version, :data:`PLAN_VERSION`.
     """
 
@@ -79,6 +87,11 @@ class Plan:
     seed: int = 0
     modulator: str = 'affine'
     copied_modules: List[str] = field(default_factory=list)
+    stop: str = 'full'
+    stopped_after: List[int] = field(default_factory=list)
+    stop_reasons: List[str] = field(default_factory=list)
+    tied_tm_layers: List[int] = field(default_factory=list)
+    tied_te_layers: List[int] = field(default_factory=list)
     version: int = PLAN_VERSION
 
     @property
@@ -103,7 +116,7 @@ class Plan:
             problems.append(f'tasks must be unique, got {self.tasks}')
         if self.num_layers < 1 or self.channels < 1:
             problems.append(f'num_layers and channels must be >= 1, got {self.num_layers} and {self.channels}')
-        for name in ('tm_layers', 'te_layers'):
+        for name in ('tm_layers', 'te_layers', 'tied_tm_layers', 'tied_te_layers'):
             layers = getattr(self, name)
             bad = [layer for layer in layers if not isinstance(layer, int) or not 0 <= layer < self.num_layers]
             if bad:
@@ -121,7 +134,7 @@ class Plan:
         if bad_ks:
             problems.append(f'ks {bad_ks} are outside [1, channels={self.channels}]')
         for name, value, allowed in (('mode', self.mode, MODES), ('variant', self.variant, VARIANTS),
-                                     ('modulator', self.modulator, MODULATORS)):
+                                     ('modulator', self.modulator, MODULATORS), ('stop', self.stop, STOPS)):
             if value not in allowed:
                 problems.append(f'{name} must be one of {allowed}, got {value!r}')
         for name in ('ratio', 'range_variance'):
@@ -258,4 +271,9 @@ class Plan:
                          f'{"x" if layer in te else "":>3}'.rstrip())
         if self.copied_modules:
             lines.append(f'task-specific copies: {", ".join(self.copied_modules)}')
+        if self.stop == 'adaptive':
+            lines.extend(f'adaptive analysis, {reason}' for reason in self.stop_reasons)
+            for name, tied in (('TM', self.tied_tm_layers), ('TE', self.tied_te_layers)):
+                if tied:
+                    lines.append(f'{name}: layers {tied} are tied at the boundary; the current estimate ordered them')
         return '\n'.join(lines)

@@ -1,6 +1,7 @@
 """What the hooks that analyse a model share: the analysis set, its batches, progress and the unwrapped model."""
 import copy
-from typing import Iterable, Iterator, List, Optional
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, List, Optional
 
 import torch
 from mmengine.dist import all_reduce, get_world_size, is_main_process
@@ -31,42 +32,71 @@ def default_analysis_loader_cfg(cfg) -> dict:
 
 def build_analysis_batches(runner,
                            dataloader_cfg: Optional[dict] = None,
-                           max_batches: Optional[int] = None) -> 'LimitedLoader':
-    """The analysis set: ``dataloader_cfg``, or the training set with the validation pipeline, unshuffled."""
+                           max_batches: Optional[int] = None,
+                           batch_size: Optional[int] = None) -> 'LimitedLoader':
+    """The analysis set: ``dataloader_cfg``, or the training set with the validation pipeline, unshuffled; each
+    batch goes through the model's data preprocessor as it is read (see :func:`analysis_callables`)."""
     if dataloader_cfg is not None:
         loader_cfg = copy.deepcopy(dataloader_cfg)
     else:
         loader_cfg = default_analysis_loader_cfg(runner.cfg)
+    if batch_size is not None:
+        loader_cfg['batch_size'] = batch_size
     loader = runner.build_dataloader(loader_cfg, seed=runner.seed)
     limit = len(loader) if max_batches is None else min(max_batches, len(loader))
     if limit == 0:
         raise ValueError('the DTME analysis set is empty: the analysis dataloader yields no batch. Point '
                          'analysis_dataloader (or the training set) at data')
-    return LimitedLoader(loader, limit)
+    return LimitedLoader(loader, limit, prepare=preprocessor(unwrap_model(runner.model)))
+
+
+def prepared_analysis_batches(cfg, model, count: Optional[int] = None) -> List[tuple]:
+    """The first ``count`` (all with None) batches of ``cfg``'s default analysis set, read in this process (no
+    workers) and prepared as the hooks prepare them: the in-memory set of tools that time or compare analyses."""
+    from mmengine.runner import Runner
+    loader_cfg = default_analysis_loader_cfg(cfg)
+    loader_cfg['num_workers'] = 0
+    prepare = preprocessor(model)
+    batches = []
+    for index, data_batch in enumerate(Runner.build_dataloader(loader_cfg)):
+        if index == count:
+            break
+        batches.append(prepare(data_batch))
+    return batches
+
+
+def preprocessor(model):
+    """``data_batch -> (inputs, data_samples)`` through the model's data preprocessor (``training=True`` pads the
+    ground truth, as the losses need)."""
+
+    def prepare(data_batch):
+        data = model.data_preprocessor(data_batch, training=True)
+        return data['inputs'], data['data_samples']
+
+    return prepare
 
 
 def analysis_callables(model):
-    """``block_outputs(data_batch)`` and ``task_losses(data_batch)`` of a ``MultiTaskSegmentor`` for the analysis."""
+    """``block_outputs(batch)`` and ``task_losses(batch)`` of a ``MultiTaskSegmentor`` for the analysis, on
+    prepared batches ``(inputs, data_samples)`` (see :func:`preprocessor`)."""
 
-    def prepared(data_batch):
-        data = model.data_preprocessor(data_batch, training=True)  # training=True pads the ground truth
-        return data['inputs'], data['data_samples']
+    def block_outputs(batch):
+        return model.backbone.forward_with_block_outputs(batch[0])[1]
 
-    def block_outputs(data_batch):
-        return model.backbone.forward_with_block_outputs(prepared(data_batch)[0])[1]
-
-    def task_losses(data_batch):
-        return model.task_losses_with_block_outputs(*prepared(data_batch))
+    def task_losses(batch):
+        return model.task_losses_with_block_outputs(*batch)
 
     return block_outputs, task_losses
 
 
 class LimitedLoader:
-    """The first ``limit`` batches of a dataloader, re-iterable (the analysis makes two passes)."""
+    """The first ``limit`` batches of a dataloader, re-iterable (the analysis makes two passes), each passed
+    through ``prepare`` when given."""
 
-    def __init__(self, loader: Iterable, limit: int) -> None:
+    def __init__(self, loader: Iterable, limit: int, prepare: Optional[Callable] = None) -> None:
         self.loader = loader
         self.limit = limit
+        self.prepare = prepare
 
     def __len__(self) -> int:
         return self.limit
@@ -75,15 +105,33 @@ class LimitedLoader:
         for index, batch in enumerate(self.loader):
             if index == self.limit:
                 break
-            yield batch
+            yield batch if self.prepare is None else self.prepare(batch)
 
 
 def progress(batches: LimitedLoader) -> Iterator:
-    """Iterate ``batches`` with a progress bar on the main process."""
+    """Iterate ``batches`` with a progress bar on the main process (ended with a newline, also when the reader
+    stops early)."""
     bar = ProgressBar(len(batches)) if is_main_process() else None
-    for batch in batches:
-        yield batch
+    try:
+        for batch in batches:
+            yield batch
+            if bar is not None:
+                bar.update()
+    finally:
         if bar is not None:
-            bar.update()
-    if bar is not None:
-        print(flush=True)
+            print(flush=True)
+
+
+@contextmanager
+def logged_peak_memory(logger, what: str, smaller: str):
+    """On CUDA, log the peak memory allocated while the block runs, above what was allocated before it, and the
+    setting (``smaller``) that lowers it. Nothing on the CPU."""
+    if not torch.cuda.is_available():
+        yield
+        return
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    yield
+    peak = torch.cuda.max_memory_allocated()
+    logger.info(f'{what} peaked at {peak / 2**30:.2f} GiB of GPU memory, {(peak - before) / 2**30:.2f} GiB above '
+                f'the {before / 2**30:.2f} GiB held before it; {smaller} lowers it')

@@ -31,7 +31,7 @@ def test_json_round_trip():
     plan = _plan()
     assert Plan.from_json(plan.to_json()) == plan
     assert Plan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
-    assert plan.to_dict()['version'] == PLAN_VERSION == 2  # 2 added copied_modules (Recon)
+    assert plan.to_dict()["version"] == PLAN_VERSION == 3  # 2 added copied_modules (Recon), 3 the adaptive record
 
 
 def test_save_load_and_tensor_round_trip(tmp_path):
@@ -48,8 +48,14 @@ def test_save_load_and_tensor_round_trip(tmp_path):
 
 def test_version_and_unknown_key_errors():
     data = _plan().to_dict()
-    with pytest.raises(ValueError, match='version 3 is not supported'):
-        Plan.from_dict(dict(data, version=3))
+    with pytest.raises(ValueError, match='version 4 is not supported'):
+        Plan.from_dict(dict(data, version=4))
+    older = {
+        key: value
+        for key, value in data.items()
+        if key not in ('stop', 'stopped_after', 'stop_reasons', 'tied_tm_layers', 'tied_te_layers')
+    }
+    assert Plan.from_dict(dict(older, version=2)) == _plan()  # a version-2 plan: a full analysis, no ties
     with pytest.raises(ValueError, match=r"unknown DTME plan keys \['colour'\]"):
         Plan.from_dict(dict(data, colour='red'))
     with pytest.raises(ValueError, match=r"lacks required keys \['channels'\]"):

@@ -265,12 +265,12 @@ def test_bad_copied_modules_are_refused_before_anything_changes():
 def test_plan_v2_copied_modules_validation_and_v1_reading():
     plan = recon_plan(copied=('3.attn', '1'), tm=(2, ))
     assert plan.first_modified_layer == 1 and plan.copied_blocks == [1, 3]
-    assert Plan.from_json(plan.to_json()) == plan and plan.version == 2
+    assert Plan.from_json(plan.to_json()) == plan and plan.version == 3
     assert 'task-specific copies: 3.attn, 1' in plan.summary_table()
     v1 = dict(recon_plan(copied=(), tm=(2, )).to_dict(), version=1)
     del v1['copied_modules']
     upgraded = Plan.from_dict(v1)
-    assert upgraded.copied_modules == [] and upgraded.version == 2 and upgraded.tm_layers == [2]
+    assert upgraded.copied_modules == [] and upgraded.version == 3 and upgraded.tm_layers == [2]
     with pytest.raises(ValueError, match='copied_modules needs a version-2'):
         Plan.from_dict(dict(v1, copied_modules=['1']))
     with pytest.raises(ValueError, match=r"copied_modules \['4'\] name blocks out of range"):
@@ -279,5 +279,5 @@ def test_plan_v2_copied_modules_validation_and_v1_reading():
         recon_plan(copied=('1', '1.attn')).validate()
     with pytest.raises(ValueError, match=r"copied_modules \['blocks.1'\] are not paths"):
         recon_plan(copied=('blocks.1', )).validate()
-    with pytest.raises(ValueError, match='version 3 is not supported'):
-        Plan.from_dict(dict(plan.to_dict(), version=3))
+    with pytest.raises(ValueError, match='version 4 is not supported'):
+        Plan.from_dict(dict(plan.to_dict(), version=4))

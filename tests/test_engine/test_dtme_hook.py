@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmengine.runner import Runner
 
-from helpers import IterSpy, expanding_config, run_tool
+from helpers import IterSpy, expanding_config, run_tool, write_nyud_fixture
 from mmdtme.dtme import Plan
 
 pytestmark = pytest.mark.slow  # real Runners or tool subprocesses
@@ -127,3 +127,44 @@ def test_model_without_dtme_backbone_is_a_clear_error(synthetic_root, tmp_path):
     cfg.model.backbone.type = 'TimmViT'
     with pytest.raises(TypeError, match='DTMEViT'):
         Runner.from_cfg(cfg).train()
+
+
+def test_adaptive_analysis_on_the_nyud_layout_gives_the_full_plan_up_to_its_ties(synthetic_root, tmp_path):
+    root = str(tmp_path / 'nyud')
+    write_nyud_fixture(root, {'train': [f'{index:04d}' for index in range(24)]}, height=32, width=48)
+    analysis_set = dict(
+        batch_size=2,
+        num_workers=0,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(
+            type='NYUDMultiTaskDataset',
+            data_root=root,
+            split='train',
+            tasks=['semseg', 'depth', 'normals', 'edge'],
+            pipeline=[
+                dict(type='LoadImageWithCheck'),
+                dict(type='LoadNYUDAnnotations', frame='auto'),
+                dict(type='PackMultiTaskInputs')
+            ]))
+    plans = {}
+    for stop in ('full', 'adaptive'):
+        cfg = dtme_config(
+            synthetic_root,
+            str(tmp_path / stop),
+            max_iters=1,
+            max_batches=None,
+            stop=stop,
+            analysis_dataloader=analysis_set,
+            **(dict(stopping=dict(min_batches=2)) if stop == 'adaptive' else {}))
+        cfg.model.heads.semseg.out_channels = 40  # NYUD's classes
+        cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None  # the synthetic val set has 9 classes
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        plans[stop] = backbone_of(runner).plan
+    full, adaptive = plans['full'], plans['adaptive']
+    assert full.stop == 'full' and adaptive.stop == 'adaptive' and max(adaptive.stopped_after) <= 12
+    assert set(adaptive.tm_layers) ^ set(full.tm_layers) <= set(adaptive.tied_tm_layers)
+    assert set(adaptive.te_layers) ^ set(full.te_layers) <= set(adaptive.tied_te_layers)
+    with open(osp.join(runner.log_dir, f'{osp.basename(runner.log_dir)}.log')) as f:
+        log = f.read()
+    assert 'DTME: covariance pass:' in log and 'DTME: conflict pass:' in log

@@ -94,7 +94,6 @@ class ConflictMonitorHook(Hook):
         return {key: value.tolist() for key, value in conflicts.scores().items()}
 
 
-def _batch_size(data_batch: dict) -> int:
-    """Samples in the batch: the rows of a shared block, or of one task stream."""
-    inputs = data_batch['inputs']
-    return len(inputs) if isinstance(inputs, (list, tuple)) else int(inputs.shape[0])
+def _batch_size(batch: tuple) -> int:
+    """Samples in a prepared batch ``(inputs, data_samples)``: the rows of a shared block, or of one task stream."""
+    return int(batch[0].shape[0])

@@ -3,10 +3,10 @@ from typing import Optional
 
 from mmengine.dist import broadcast_object_list, get_world_size, is_main_process
 
-from mmdtme.dtme import AnalysisSettings, Plan, analyze
+from mmdtme.dtme import AnalysisSettings, Plan, StoppingRule, analyze
 from mmdtme.registry import HOOKS
 from mmdtme.visualization import save_analysis_plots
-from ..runner_utils import analysis_callables, progress, sum_over_ranks, unwrap_model
+from ..runner_utils import analysis_callables, logged_peak_memory, progress, sum_over_ranks, unwrap_model
 from .expansion_hook import ExpansionHook
 
 PLAN_FILE = 'dtme_plan.json'
@@ -39,6 +39,11 @@ class DTMEHook(ExpansionHook):
         num_tokens: Tokens per task at a TE layer.
         modulator: ``affine`` (W ⊙ x + b) or ``bn``.
         seed: Seed of the ``random`` mode.
+        stop: ``full`` reads the whole analysis set in both passes (the paper's protocol); ``adaptive`` stops each
+            pass once its result is settled and lists the layers it found tied (docs/design.md §1.7).
+        stopping: Settings of the adaptive rule, keys of :class:`mmdtme.dtme.StoppingRule`.
+        batch_size: Batch size of the analysis set (default: the training batch size). The conflict pass holds
+            T x L token gradients in float32, so a batch tuned for an AMP training step may need a smaller one.
     """
 
     log_name = 'DTME'
@@ -54,12 +59,22 @@ class DTMEHook(ExpansionHook):
                  variant: str = 'tm+te',
                  num_tokens: int = 6,
                  modulator: str = 'affine',
-                 seed: int = 0) -> None:
+                 seed: int = 0,
+                 stop: str = 'full',
+                 stopping: Optional[dict] = None,
+                 batch_size: Optional[int] = None) -> None:
         super().__init__(
             expand_iter=expand_iter,
             plan_file=plan_file,
             analysis_dataloader=analysis_dataloader,
-            max_batches=max_batches)
+            max_batches=max_batches,
+            batch_size=batch_size)
+        if stop not in ('full', 'adaptive'):
+            raise ValueError(f"DTMEHook: stop must be 'full' or 'adaptive', got {stop!r}")
+        if stopping is not None and stop != 'adaptive':
+            raise ValueError("DTMEHook: stopping= sets the adaptive rule; it needs stop='adaptive'")
+        self.stop = stop
+        self.stopping = StoppingRule(**(stopping or {}))
         self.settings = AnalysisSettings(
             range_variance=range_variance,
             ratio=ratio,
@@ -91,24 +106,31 @@ class DTMEHook(ExpansionHook):
         batches = self.analysis_batches(runner)
         block_outputs, task_losses = analysis_callables(model)
 
-        runner.logger.info(f'DTME: analysing the token space of {backbone.depth} blocks on {len(batches)} '
+        reads = 'up to ' if self.stop == 'adaptive' else ''
+        runner.logger.info(f'DTME: analysing the token space of {backbone.depth} blocks on {reads}{len(batches)} '
                            f'batches per process ({get_world_size()} processes): covariance pass, then conflict '
-                           f'pass with {len(model.tasks)} backward passes per batch')
+                           f'pass with {len(model.tasks)} backward passes per batch' +
+                           (', each stopped once settled' if self.stop == 'adaptive' else ''))
         was_training = model.training
         model.eval()
         try:
-            plan = analyze(
-                batches,
-                block_outputs,
-                task_losses,
-                list(model.tasks),
-                backbone.depth,
-                backbone.embed_dim,
-                self.settings,
-                reduce=sum_over_ranks,
-                progress=progress)
+            with logged_peak_memory(runner.logger, 'DTME: the analysis', 'DTMEHook(batch_size=...)'):
+                plan = analyze(
+                    batches,
+                    block_outputs,
+                    task_losses,
+                    list(model.tasks),
+                    backbone.depth,
+                    backbone.embed_dim,
+                    self.settings,
+                    reduce=sum_over_ranks,
+                    progress=progress,
+                    stop=self.stop,
+                    rule=self.stopping)
         finally:
             model.train(was_training)
+        for reason in plan.stop_reasons:
+            runner.logger.info(f'DTME: {reason}')
         # Every rank computed the same plan from the summed statistics; rank 0's copy is authoritative.
         shared = [plan.to_json()]
         broadcast_object_list(shared, src=0)

@@ -26,6 +26,7 @@ class ExpansionHook(Hook):
         plan_file: Apply this saved plan instead of calling ``analyse``.
         analysis_dataloader: Dataloader config of the analysis set (``None``: the subclass's default).
         max_batches: Use at most this many batches of the analysis set per process.
+        batch_size: Batch size of the analysis set (default: that of its dataloader config).
     """
 
     priority = 'ABOVE_NORMAL'
@@ -35,15 +36,19 @@ class ExpansionHook(Hook):
                  expand_iter: int = 0,
                  plan_file: Optional[str] = None,
                  analysis_dataloader: Optional[dict] = None,
-                 max_batches: Optional[int] = None) -> None:
+                 max_batches: Optional[int] = None,
+                 batch_size: Optional[int] = None) -> None:
         if expand_iter < 0:
             raise ValueError(f'expand_iter must be >= 0, got {expand_iter}')
         if max_batches is not None and max_batches < 1:
             raise ValueError(f'max_batches must be >= 1, got {max_batches}')
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         self.expand_iter = expand_iter
         self.plan_file = plan_file
         self.analysis_dataloader = analysis_dataloader
         self.max_batches = max_batches
+        self.batch_size = batch_size
         self._analysis_batches = None  # built when training starts, used once by the analysis
 
     # --- to be provided by a subclass ------------------------------------------------------------------
@@ -83,13 +88,14 @@ class ExpansionHook(Hook):
                                         'one with tools/analyze.py CONFIG --out DIR, or drop plan_file to analyse)')
             Plan.load(self.plan_file).check_compatible(tasks, backbone.depth, backbone.embed_dim)
         else:
-            self._analysis_batches = build_analysis_batches(runner, self.analysis_dataloader, self.max_batches)
+            self._analysis_batches = build_analysis_batches(runner, self.analysis_dataloader, self.max_batches,
+                                                            self.batch_size)
 
     def analysis_batches(self, runner):
         """The analysis set, built once (at the start of training, when the hook checked it)."""
         batches = self._analysis_batches
         if batches is None:
-            batches = build_analysis_batches(runner, self.analysis_dataloader, self.max_batches)
+            batches = build_analysis_batches(runner, self.analysis_dataloader, self.max_batches, self.batch_size)
         self._analysis_batches = None  # the loader is not kept for the rest of training
         return batches
 
