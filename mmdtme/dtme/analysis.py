@@ -166,21 +166,22 @@ def adaptive_covariance(source: Iterator,
         if not rule.due(step):
             continue
         states, exhausted = _reduced(halves[0].state_tensors() + halves[1].state_tensors(), batch is None, reduce)
-        for half, tensors in zip(halves, (states[:3], states[3:])):
+        summed = [CovarianceAccumulator(num_layers, channels, device=states[0].device) for _ in halves]
+        for half, tensors in zip(summed, (states[:3], states[3:])):  # the local halves keep their own sums
             half.load_state_tensors(tensors)
         if exhausted:
             reason = f'the analysis set ended after {read} batches'
             break
-        if min(half.counts.min().item() for half in halves) == 0:
+        if min(half.counts.min().item() for half in summed) == 0:
             continue
-        covariances = [[half.covariance(layer) for layer in range(num_layers)] for half in halves]
+        covariances = [[half.covariance(layer) for layer in range(num_layers)] for half in summed]
         spaces = [[split_token_space(covariance, range_variance) for covariance in half] for half in covariances]
         settled, detail = spaces_agree(spaces[0], covariances[0], spaces[1], covariances[1], rule)
         settled_checks = settled_checks + 1 if settled else 0
         if settled_checks >= rule.patience:
             reason = f'settled after {read} batches: {detail}'
             break
-    return halves[0].merge(halves[1]), read, reason
+    return summed[0].merge(summed[1]), read, reason
 
 
 def adaptive_conflicts(source: Iterator,

@@ -112,3 +112,19 @@ def test_an_unsettled_adaptive_pass_reads_the_whole_set_and_says_so():
     plan, loaded = analysis_of('adaptive', count=6, separation=1e9, tie_margin=0.0, leak_tolerance=0.0)
     assert plan.stopped_after == [6, 6] and len(loaded) == 6
     assert all('ended after 6 batches' in reason for reason in plan.stop_reasons)
+
+
+def test_each_check_sums_the_processes_once():
+    # Two identical processes, simulated by a reduce that doubles: the summed statistics are twice one process's,
+    # whatever the number of checks on the way (a check must not feed summed statistics back into the local ones).
+    from mmdtme.dtme.analysis import adaptive_covariance
+    block_outputs, _ = make_callables(tiny_vit())
+    generator = torch.Generator().manual_seed(1)
+    batches = [torch.randn(2, 3, 16, 16, generator=generator) for _ in range(8)]
+    never = StoppingRule(min_batches=2, leak_tolerance=0.0)
+    alone, read, _ = adaptive_covariance(iter(batches), block_outputs, 3, 16, 0.9, never)
+    doubled, _, _ = adaptive_covariance(
+        iter(batches), block_outputs, 3, 16, 0.9, never, reduce=lambda tensors: [tensor.mul_(2) for tensor in tensors])
+    assert read == 8
+    torch.testing.assert_close(doubled.sums, 2 * alone.sums)
+    torch.testing.assert_close(doubled.counts, 2 * alone.counts)
