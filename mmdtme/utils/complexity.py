@@ -65,8 +65,9 @@ def eval_input_shape(cfg) -> Tuple[int, int]:
                      'or model.backbone.img_size); pass --shape H W')
 
 
-def build_model_for_counting(cfg, plan_path: Optional[str] = None) -> torch.nn.Module:
-    """The model of ``cfg`` in eval mode on the CPU without pretrained weights, expanded with a DTME plan if given."""
+def build_model_for_counting(cfg, plan_path=None) -> torch.nn.Module:
+    """The model of ``cfg`` in eval mode on the CPU without pretrained weights, expanded with a DTME plan (a
+    ``Plan`` or the path of its JSON) if given."""
     from mmengine.registry import init_default_scope
 
     from mmdtme.dtme import Plan
@@ -80,13 +81,13 @@ def build_model_for_counting(cfg, plan_path: Optional[str] = None) -> torch.nn.M
         if not hasattr(model.backbone, 'expand'):
             raise ValueError(f'--plan {plan_path!r} needs a DTMEViT backbone, but the config builds '
                              f'{type(model.backbone).__name__}')
-        model.backbone.expand(Plan.load(plan_path))
+        model.backbone.expand(Plan.load(plan_path) if isinstance(plan_path, str) else plan_path)
     return model.eval()
 
 
-def config_complexity(cfg, shape: Optional[Sequence[int]] = None, plan_path: Optional[str] = None) -> Dict[str, Any]:
-    """Params / FLOPs of a config's model at ``shape`` (default: its test size); with ``plan_path`` also of the
-    model expanded with that DTME plan (keys ``params_expanded`` / ``flops_expanded``)."""
+def config_complexity(cfg, shape: Optional[Sequence[int]] = None, plan_path=None) -> Dict[str, Any]:
+    """Params / FLOPs of a config's model at ``shape`` (default: its test size); with ``plan_path`` (a path or a
+    ``Plan``) also of the model expanded with that DTME plan (keys ``params_expanded`` / ``flops_expanded``)."""
     shape = tuple(shape) if shape is not None else eval_input_shape(cfg)
     result: Dict[str, Any] = dict(shape=shape, **count_complexity(build_model_for_counting(cfg), shape))
     if plan_path is not None:

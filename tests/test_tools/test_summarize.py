@@ -194,3 +194,35 @@ def test_st_reference_tool_writes_the_main_metrics_and_never_overwrites(tmp_path
                             text=True)
     assert result.returncode != 0 and 'exists; pass --force' in result.stderr
     assert open(out).read() == before
+
+
+def test_get_flops_counts_the_plan_of_a_checkpoint_and_says_when_it_has_none(synthetic_root, tmp_path, capsys,
+                                                                             monkeypatch):
+    import torch
+
+    from mmdtme.dtme import Plan
+    get_flops = load_tool('get_flops')
+    cfg = tiny_synth_config(synthetic_root, str(tmp_path))
+    cfg.model.backbone.type = 'DTMEViT'
+    config = str(tmp_path / 'dtme.py')
+    cfg.dump(config)
+    plan = Plan(tasks=list(cfg.model.tasks), num_layers=4, channels=32, tm_layers=[1], te_layers=[2], num_tokens=6)
+    checkpoint = str(tmp_path / 'expanded.pth')
+    torch.save(dict(state_dict={'backbone.dtme_plan': plan.to_tensor()}), checkpoint)
+
+    def run(*args):
+        monkeypatch.setattr(sys, 'argv', ['get_flops.py', config, *args])
+        get_flops.main()
+        return capsys.readouterr().out
+
+    plain = run()
+    assert 'before the DTME expansion' in plain
+    expanded = run('--checkpoint', checkpoint)
+    added = 4 * 32 * 2 + 4 * 6 * 32  # TM: W and b per task and channel; TE: 6 tokens per task
+    assert f'(+{added / 1e6:.3g} M, +' in expanded and 'before the DTME expansion' not in expanded
+    plan_file = str(tmp_path / 'plan.json')
+    plan.save(plan_file)
+    assert run('--plan', plan_file).splitlines()[-1].split(':', 1)[1] == expanded.splitlines()[-1].split(':', 1)[1]
+    torch.save(dict(state_dict={}), checkpoint)
+    with pytest.raises(SystemExit, match='holds no DTME plan'):
+        run('--checkpoint', checkpoint)
