@@ -279,7 +279,8 @@ def analyze(batches: Iterable,
     """Run both passes over ``batches`` and return the plan.
 
     Args:
-        batches: The analysis set, as batches the two callables understand; must be re-iterable for ``full``.
+        batches: The analysis set, as batches the two callables understand; re-iterable for ``full`` (and for
+            ``adaptive`` when the covariance pass reads more than ``rule.max_cached_batches``).
         block_outputs: ``batch -> [X_l (B, N, C)]``, called without gradients.
         task_losses: ``batch -> ({task: scalar loss}, [X_l (B, N, C)])``, one forward whose block outputs are in
             the losses' graph.
@@ -317,7 +318,8 @@ def analyze(batches: Iterable,
             split_token_space(covariance.covariance(layer), settings.range_variance) for layer in range(num_layers)
         ]
         # The cached batches, then unread ones; after a capped cache, those read but not kept are read again.
-        reread = itertools.islice(iter(batches), len(cache), covariance_read) if len(cache) < covariance_read else ()
+        reread = _lazily(lambda: itertools.islice(iter(batches), len(cache), covariance_read)
+                         if len(cache) < covariance_read else ())
         shown = _displayed(itertools.chain(cache, source, reread), batches, progress)
         conflicts, conflict_read, conflict_reason, checks = adaptive_conflicts(shown, task_losses, tasks, spaces,
                                                                                settings, rule, reduce)
@@ -348,6 +350,12 @@ def analyze(batches: Iterable,
         modulator=settings.modulator,
         **record,
         **scores).validate()
+
+
+def _lazily(make: Callable[[], Iterable]) -> Iterator:
+    """Iterate what ``make()`` returns, calling it only when the first item is asked for (a second pass over a
+    dataloader starts its workers only if it is reached)."""
+    yield from make()
 
 
 def _close(iterator: Iterator) -> None:

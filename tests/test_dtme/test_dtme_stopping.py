@@ -128,3 +128,23 @@ def test_each_check_sums_the_processes_once():
     assert read == 8
     torch.testing.assert_close(doubled.sums, 2 * alone.sums)
     torch.testing.assert_close(doubled.counts, 2 * alone.counts)
+
+
+def test_a_capped_cache_reads_the_uncached_batches_again_for_the_conflict_pass():
+    block_outputs, task_losses = make_callables(tiny_vit())
+    generator = torch.Generator().manual_seed(1)
+    batches = [torch.randn(2, 3, 16, 16, generator=generator) for _ in range(6)]
+    never = StoppingRule(min_batches=2, separation=1e9, tie_margin=0.0, leak_tolerance=0.0, max_cached_batches=2)
+    plan = analyze(
+        batches,
+        block_outputs,
+        task_losses,
+        TASKS,
+        3,
+        16,
+        AnalysisSettings(range_variance=0.9, ratio=0.34),
+        stop='adaptive',
+        rule=never)
+    full = analyze(batches, block_outputs, task_losses, TASKS, 3, 16, AnalysisSettings(range_variance=0.9, ratio=0.34))
+    assert plan.stopped_after == [6, 6]
+    assert plan.range_conflict == pytest.approx(full.range_conflict) and plan.ks == full.ks
