@@ -17,7 +17,7 @@ Dynamic Token Modulation and Expansion (Jeong & Yoon, ICCV 2025), see docs/desig
 Only torch and the standard library are imported here (no mmengine / mmseg / mmcv), so the package can be used
 from a notebook or a test without any registry.
 """
-from .analysis import AnalysisSettings, accumulate_conflicts, accumulate_covariance, analyze
+from .analysis import AnalysisSettings, accumulate_conflicts, accumulate_covariance, analyze, token_spaces
 from .conflicts import ConflictAccumulator, own_stream_gradients, pairwise_products, task_gradients, task_pairs
 from .covariance import CovarianceAccumulator
 from .modules import BNTokenModulation, TokenExpansion, TokenModulation, stack_task_streams, unstack_task_streams
@@ -30,7 +30,7 @@ from .stopping import BoundaryCheck, StoppingRule, check_boundary, check_selecti
 from .task_copies import TaskBatched, TaskLayerNorm, TaskLinear, check_copyable, make_task_specific
 
 __all__ = [
-    'AnalysisSettings', 'analyze', 'StoppingRule', 'BoundaryCheck', 'check_boundary', 'check_selection',
+    'AnalysisSettings', 'analyze', 'token_spaces', 'StoppingRule', 'BoundaryCheck', 'check_boundary', 'check_selection',
     'variance_leak', 'accumulate_covariance', 'accumulate_conflicts', 'CovarianceAccumulator', 'TokenSpaces',
     'split_token_space', 'pairwise_products', 'task_pairs', 'ConflictAccumulator', 'task_gradients',
     'own_stream_gradients', 'select_layers', 'num_selected', 'MODES', 'VARIANTS', 'Plan', 'PLAN_VERSION', 'MODULATORS',

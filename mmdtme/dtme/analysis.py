@@ -66,11 +66,7 @@ def accumulate_covariance(batches: Iterable,
     """
     accumulator = CovarianceAccumulator(num_layers, channels)
     for batch in progress(batches):
-        outputs = block_outputs(batch)
-        if len(outputs) != num_layers:
-            raise ValueError(f'the model returned {len(outputs)} block outputs, expected {num_layers}')
-        for layer, tokens in enumerate(outputs):
-            accumulator.update(layer, tokens)
+        _add_tokens(accumulator, block_outputs(batch))
     if reduce is not None:
         reduce(accumulator.state_tensors())
     return accumulator
@@ -96,6 +92,19 @@ def accumulate_conflicts(batches: Iterable,
     if reduce is not None:
         reduce(accumulator.state_tensors())
     return accumulator
+
+
+def _add_tokens(accumulator: CovarianceAccumulator, outputs: Sequence[Tensor]) -> None:
+    """One batch of the covariance pass: every block's output tokens into its layer."""
+    if len(outputs) != accumulator.num_layers:
+        raise ValueError(f'the model returned {len(outputs)} block outputs, expected {accumulator.num_layers}')
+    for layer, tokens in enumerate(outputs):
+        accumulator.update(layer, tokens)
+
+
+def token_spaces(covariance: CovarianceAccumulator, range_variance: float) -> List[TokenSpaces]:
+    """The range / null split of every layer of an accumulated covariance (:func:`split_token_space`)."""
+    return [split_token_space(covariance.covariance(layer), range_variance) for layer in range(covariance.num_layers)]
 
 
 class _Sized:
@@ -156,11 +165,7 @@ def adaptive_covariance(source: Iterator,
         if batch is not None:
             if cache is not None and len(cache) < rule.max_cached_batches:
                 cache.append(batch)
-            outputs = block_outputs(batch)
-            if len(outputs) != num_layers:
-                raise ValueError(f'the model returned {len(outputs)} block outputs, expected {num_layers}')
-            for layer, tokens in enumerate(outputs):
-                halves[step % 2].update(layer, tokens)
+            _add_tokens(halves[step % 2], block_outputs(batch))
             read += 1
         step += 1
         if not rule.due(step):
@@ -220,7 +225,8 @@ def adaptive_conflicts(source: Iterator,
         if not history:  # nothing read here yet: take part in the check with empty counts
             history = [torch.zeros(3, len(spaces), dtype=torch.float64, device=accumulator.stats.device)]
         (per_step, ), exhausted = _reduced([torch.stack(history)], batch is None, reduce)
-        per_step = per_step[per_step[:, 0, 0] > 0]  # steps in which some process read a batch
+        # steps in which some process read a batch; one copy to the host for the rule's many small reads
+        per_step = per_step[per_step[:, 0, 0] > 0].cpu()
         pooled = per_step.sum(dim=0)
         scores = (pooled[1] / pooled[0]).tolist(), (pooled[2] / pooled[0]).tolist()
         checks = check_selection(per_step[:, 1] / per_step[:, 0], per_step[:, 2] / per_step[:, 0], *scores,
@@ -302,9 +308,7 @@ def analyze(batches: Iterable,
     record = dict(stop=stop)
     if stop == 'full':
         covariance = accumulate_covariance(batches, block_outputs, num_layers, channels, reduce, progress)
-        spaces = [
-            split_token_space(covariance.covariance(layer), settings.range_variance) for layer in range(num_layers)
-        ]
+        spaces = token_spaces(covariance, settings.range_variance)
         conflicts = accumulate_conflicts(batches, task_losses, tasks, spaces, reduce, progress)
     else:
         rule = rule or StoppingRule()
@@ -314,9 +318,7 @@ def analyze(batches: Iterable,
                                                                              settings.range_variance, rule, reduce,
                                                                              cache)
         _close(shown)
-        spaces = [
-            split_token_space(covariance.covariance(layer), settings.range_variance) for layer in range(num_layers)
-        ]
+        spaces = token_spaces(covariance, settings.range_variance)
         # The cached batches, then unread ones; after a capped cache, those read but not kept are read again.
         reread = _lazily(lambda: itertools.islice(iter(batches), len(cache), covariance_read)
                          if len(cache) < covariance_read else ())

@@ -2,7 +2,7 @@ from typing import Dict, List, Optional
 
 from mmengine.hooks import Hook
 
-from mmdtme.dtme import accumulate_conflicts, accumulate_covariance, split_token_space
+from mmdtme.dtme import accumulate_conflicts, accumulate_covariance, token_spaces
 from mmdtme.registry import HOOKS
 from ..runner_utils import analysis_callables, build_analysis_batches, sum_over_ranks, unwrap_model
 
@@ -84,9 +84,7 @@ class ConflictMonitorHook(Hook):
         try:
             covariance = accumulate_covariance(
                 self._batches, block_outputs, backbone.depth, backbone.embed_dim, reduce=sum_over_ranks)
-            spaces = [
-                split_token_space(covariance.covariance(layer), self.range_variance) for layer in range(backbone.depth)
-            ]
+            spaces = token_spaces(covariance, self.range_variance)
             conflicts = accumulate_conflicts(
                 self._batches, task_losses, list(model.tasks), spaces, reduce=sum_over_ranks, batch_size=_batch_size)
         finally:
