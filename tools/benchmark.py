@@ -36,7 +36,7 @@ from mmengine.registry import init_default_scope
 
 import mmdtme  # noqa: F401
 from mmdtme.dtme import AnalysisSettings, StoppingRule, analyze, task_gradients
-from mmdtme.engine.runner_utils import analysis_callables, prepared_analysis_batches
+from mmdtme.engine.runner_utils import analysis_callables, dtme_hook_settings, prepared_analysis_batches
 from mmdtme.registry import MODELS
 from mmdtme.utils import load_config, quietly
 from mmdtme.utils.complexity import MatmulFlopsByDtype, count_flops, saved_tensor_bytes
@@ -106,14 +106,13 @@ def peak_memory(fn: Callable[[], None]):
     return torch.cuda.max_memory_allocated() - before
 
 
-def adaptive_comparison(cfg, hook_cfg: dict, model, settings: AnalysisSettings, args,
+def adaptive_comparison(cfg, hook_cfg: dict, model, settings: AnalysisSettings, rule: StoppingRule, args,
                         floor_of: Callable) -> Dict[str, object]:
     """The adaptive analysis against the floor of the full pass on the config's analysis set, and their plans."""
     count = args.adaptive_batches or hook_cfg.get('max_batches')
     analysis_set = prepared_analysis_batches(cfg, model, count)
     block_outputs, task_losses = analysis_callables(model)
     tasks, backbone = list(model.tasks), model.backbone
-    rule = StoppingRule(**(hook_cfg.get('stopping') or {}))
     plans = []
 
     def adaptive() -> None:
@@ -132,16 +131,13 @@ def adaptive_comparison(cfg, hook_cfg: dict, model, settings: AnalysisSettings, 
     timing = compare(floor_of(analysis_set), adaptive, args.repeats)
     full = analyze(analysis_set, block_outputs, task_losses, tasks, backbone.depth, backbone.embed_dim, settings)
     plan = plans[-1]
-    equal = (
-        set(plan.tm_layers) ^ set(full.tm_layers) <= set(plan.tied_tm_layers)
-        and set(plan.te_layers) ^ set(full.te_layers) <= set(plan.tied_te_layers))
     return dict(
         adaptive_batches=len(analysis_set),
         full_floor_time=timing['first'],
         adaptive_time=timing['second'],
         adaptive_floor_ratio=timing['ratio'],
         adaptive_floor_spread=timing['spread'],
-        adaptive_plan_equal=equal,
+        adaptive_plan_equal=plan.agrees_up_to_ties(full),
         adaptive_tied_layers=dict(tm=plan.tied_tm_layers, te=plan.tied_te_layers),
         adaptive_stopped_after=plan.stopped_after,
         adaptive_stop_reasons=plan.stop_reasons,
@@ -162,8 +158,7 @@ def main() -> None:
     model.eval()
     batches = prepared_analysis_batches(cfg, model, args.batches)
     tasks, backbone = list(model.tasks), model.backbone
-    hook_cfg = next((h for h in cfg.get('custom_hooks', []) if h.get('type') == 'DTMEHook'), {})
-    settings = AnalysisSettings(**{k: v for k, v in hook_cfg.items() if k in AnalysisSettings.__dataclass_fields__})
+    hook_cfg, settings, rule = dtme_hook_settings(cfg)
 
     block_outputs, task_losses = analysis_callables(model)
 
@@ -200,7 +195,7 @@ def main() -> None:
     # float64 matmul work runs at 1/32-1/64 of float32 speed on consumer GPUs (target <= 0.01)
     results['analysis_fp64_share'] = by_dtype.share(torch.float64)
     plan = plans[-1]
-    results.update(adaptive_comparison(cfg, hook_cfg, model, settings, args, floor_of))
+    results.update(adaptive_comparison(cfg, hook_cfg, model, settings, rule, args, floor_of))
 
     baseline, expanded = copy.deepcopy(model).train(), copy.deepcopy(model).train()
     expanded.backbone.expand(plan)

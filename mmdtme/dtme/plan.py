@@ -164,6 +164,12 @@ class Plan:
             problems.append(f'copied_modules {nested} lie inside other copied modules; list the outer one only')
         return problems
 
+    def agrees_up_to_ties(self, reference: 'Plan') -> bool:
+        """Whether this plan's TM / TE layers equal ``reference``'s except, at most, on the layers this plan declared
+        tied (an adaptive plan against the full pass's)."""
+        return (set(self.tm_layers) ^ set(reference.tm_layers) <= set(self.tied_tm_layers)
+                and set(self.te_layers) ^ set(reference.te_layers) <= set(self.tied_te_layers))
+
     def check_compatible(self, tasks: Sequence[str], num_layers: int, channels: int) -> None:
         """Raise a ValueError naming every difference between the plan and a model's tasks / depth / width."""
         differences = []

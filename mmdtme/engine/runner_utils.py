@@ -1,12 +1,14 @@
 """What the hooks that analyse a model share: the analysis set, its batches, progress and the unwrapped model."""
 import copy
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator, List, Optional
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 import torch
 from mmengine.dist import all_reduce, get_world_size, is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
+
+from mmdtme.dtme import AnalysisSettings, StoppingRule
 
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -48,6 +50,15 @@ def build_analysis_batches(runner,
         raise ValueError('the DTME analysis set is empty: the analysis dataloader yields no batch. Point '
                          'analysis_dataloader (or the training set) at data')
     return LimitedLoader(loader, limit, prepare=preprocessor(unwrap_model(runner.model)))
+
+
+def dtme_hook_settings(cfg) -> Tuple[dict, AnalysisSettings, StoppingRule]:
+    """The config's ``DTMEHook`` entry (``{}`` without one), its analysis settings and its adaptive stopping rule,
+    for tools that run the analysis outside training."""
+    hook_cfg = next((hook for hook in cfg.get('custom_hooks', []) if hook.get('type') == 'DTMEHook'), {})
+    fields = AnalysisSettings.__dataclass_fields__
+    settings = AnalysisSettings(**{key: value for key, value in hook_cfg.items() if key in fields})
+    return hook_cfg, settings, StoppingRule(**(hook_cfg.get('stopping') or {}))
 
 
 def prepared_analysis_batches(cfg, model, count: Optional[int] = None) -> List[tuple]:

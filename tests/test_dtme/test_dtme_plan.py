@@ -125,3 +125,11 @@ def test_summary_table_has_a_row_per_layer():
     assert [line[te_column:te_column + 1] for line in lines[2:]] == ['', '', 'x', 'x']
     bare = Plan(tasks=['a', 'b'], num_layers=2, channels=4, tm_layers=[0]).summary_table().splitlines()
     assert bare[2].split() == ['0', '-', '-', '-', 'x'] and bare[3].split() == ['1', '-', '-', '-']
+
+
+def test_an_adaptive_plan_agrees_with_the_full_one_up_to_its_declared_ties():
+    full = _plan(tm_layers=[1, 2], te_layers=[0, 3])
+    assert _plan(tm_layers=[1, 2], te_layers=[0, 3]).agrees_up_to_ties(full)
+    assert _plan(tm_layers=[1, 3], te_layers=[0, 3], tied_tm_layers=[2, 3]).agrees_up_to_ties(full)
+    assert not _plan(tm_layers=[1, 3], te_layers=[0, 3], tied_tm_layers=[3]).agrees_up_to_ties(full)  # 2 not tied
+    assert not _plan(tm_layers=[1, 2], te_layers=[0, 2], tied_tm_layers=[2, 3]).agrees_up_to_ties(full)  # TE ties

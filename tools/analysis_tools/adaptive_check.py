@@ -21,8 +21,8 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import mmdtme  # noqa: F401
-from mmdtme.dtme import AnalysisSettings, StoppingRule, analyze
-from mmdtme.engine.runner_utils import analysis_callables, prepared_analysis_batches
+from mmdtme.dtme import analyze
+from mmdtme.engine.runner_utils import analysis_callables, dtme_hook_settings, prepared_analysis_batches
 from mmdtme.registry import MODELS
 from mmdtme.utils import load_config, quietly
 
@@ -39,19 +39,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def agree(adaptive, full) -> bool:
-    """The adaptive layer sets equal the full pass's except, at most, on layers the adaptive pass declared tied."""
-    return (set(adaptive.tm_layers) ^ set(full.tm_layers) <= set(adaptive.tied_tm_layers)
-            and set(adaptive.te_layers) ^ set(full.te_layers) <= set(adaptive.tied_te_layers))
-
-
 def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, None, args.cfg_options, data_root=args.data_root)
     init_default_scope(cfg.get('default_scope', 'mmdtme'))
-    hook_cfg = next((h for h in cfg.get('custom_hooks', []) if h.get('type') == 'DTMEHook'), {})
-    settings = AnalysisSettings(**{k: v for k, v in hook_cfg.items() if k in AnalysisSettings.__dataclass_fields__})
-    rule = StoppingRule(**(hook_cfg.get('stopping') or {}))
+    hook_cfg, settings, rule = dtme_hook_settings(cfg)
     batches = None
     rows = []
     for seed in args.seeds:
@@ -79,7 +71,7 @@ def main() -> None:
             full=dict(tm=full.tm_layers, te=full.te_layers),
             adaptive=dict(tm=adaptive.tm_layers, te=adaptive.te_layers),
             tied=dict(tm=adaptive.tied_tm_layers, te=adaptive.tied_te_layers),
-            equal_up_to_ties=agree(adaptive, full),
+            equal_up_to_ties=adaptive.agrees_up_to_ties(full),
             stopped_after=adaptive.stopped_after,
             batches=len(batches),
             full_time=full_time,
