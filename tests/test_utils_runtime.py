@@ -28,3 +28,28 @@ def test_distributed_runs_wrap_the_same_way_on_cpus_and_gpus(monkeypatch, cuda):
     single = Config(dict(launcher='none'))
     setup_runtime(single)
     assert 'model_wrapper_cfg' not in single
+
+
+def test_random_weights_on_real_data_are_one_warning_and_synthetic_runs_stay_quiet(monkeypatch, tmp_path):
+    from mmdtme.utils import backbone_weights
+    real = Config.fromfile('configs/baseline/vitb_nyud.py')
+    synthetic = Config.fromfile('configs/baseline/vitt_synth.py')
+    assert not backbone_weights.random_init_on_real_data(real)  # ImageNet-22K weights by default
+    real.model.backbone.pretrained = None
+    assert backbone_weights.random_init_on_real_data(real)
+    assert not backbone_weights.random_init_on_real_data(synthetic)
+    warnings = []
+    monkeypatch.setattr(backbone_weights, 'print_log', lambda message, **kwargs: warnings.append((message, kwargs)))
+    backbone_weights.warn_random_init(real)
+    backbone_weights.warn_random_init(synthetic)
+    assert len(warnings) == 1 and 'random weights' in warnings[0][0] and warnings[0][1]['level'] == 30
+
+
+def test_resuming_drops_unavailable_weights_but_a_fresh_run_stops(tmp_path):
+    from mmdtme.utils import prepare_backbone_weights
+    cfg = Config.fromfile('configs/baseline/vitb_nyud.py')
+    cfg.model.backbone.pretrained = str(tmp_path / 'missing.safetensors')
+    with pytest.raises(FileNotFoundError, match='missing.safetensors'):
+        prepare_backbone_weights(cfg)
+    prepare_backbone_weights(cfg, resuming=True)  # the checkpoint replaces the weights
+    assert cfg.model.backbone.pretrained is None

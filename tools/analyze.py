@@ -21,8 +21,8 @@ from mmengine.dist import is_main_process
 
 from mmdtme.engine.hooks.dtme_hook import PLAN_FILE
 from mmdtme.engine.runner_utils import default_analysis_loader_cfg
-from mmdtme.utils import (add_runtime_arguments, build_runner, load_config, parse_tool_args, setup_runtime,
-                          teardown_distributed)
+from mmdtme.utils import (add_runtime_arguments, build_runner, load_config, parse_tool_args, prepare_backbone_weights,
+                          setup_runtime, teardown_distributed)
 from mmdtme.utils.checkpoint import CheckpointMismatchError, check_checkpoint_file
 
 MARKER_FILE = 'analysis.json'  # written beside each plan this tool writes: such a plan may be replaced
@@ -66,6 +66,7 @@ def main() -> None:
     cfg.load_from, cfg.resume = args.checkpoint, False
     setup_runtime(cfg)
     try:
+        prepare_backbone_weights(cfg, resuming=bool(args.checkpoint))  # a checkpoint replaces them
         runner = build_runner(cfg)
         runner.train()
     except (CheckpointMismatchError, FileNotFoundError) as error:

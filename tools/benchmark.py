@@ -148,6 +148,7 @@ def adaptive_comparison(cfg, hook_cfg: dict, model, settings: AnalysisSettings, 
 def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, None, args.cfg_options, data_root=args.data_root)
+    cfg.model.backbone.pretrained = None  # time does not depend on the weights; no download for a benchmark
     init_default_scope(cfg.get('default_scope', 'mmdtme'))
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     torch.manual_seed(0)

@@ -108,12 +108,28 @@ def main() -> None:
     write(results, out_file)
 
     expand_iter = args.iters // 3
-    run('train', [
-        python, 'tools/train.py', args.config, '--amp', '--data-root', scenes, '--work-dir', train_dir, '--cfg-options',
-        f'train_cfg.max_iters={args.iters}', f'train_cfg.val_interval={args.iters}',
-        f'default_hooks.checkpoint.interval={args.iters}', 'default_hooks.logger.interval=1',
-        f'custom_hooks.0.expand_iter={expand_iter}'
-    ], out, results, out_file)
+    run(
+        'train',
+        [
+            python,
+            'tools/train.py',
+            args.config,
+            '--amp',
+            '--data-root',
+            scenes,
+            '--work-dir',
+            train_dir,
+            '--cfg-options',
+            f'train_cfg.max_iters={args.iters}',
+            f'train_cfg.val_interval={args.iters}',
+            f'default_hooks.checkpoint.interval={args.iters}',
+            'default_hooks.logger.interval=1',
+            f'custom_hooks.0.expand_iter={expand_iter}',
+            'model.backbone.pretrained=None'  # the GPU path, not accuracy
+        ],
+        out,
+        results,
+        out_file)
     records = [record for record in training_scalars(train_dir) if 'loss' in record]
     losses = [record['loss'] for record in records]
     results['amp'] = dict(

@@ -1,11 +1,12 @@
-"""Train a multi-task model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]``."""
+"""Train a multi-task model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+[--auto-scale-lr]``."""
 import argparse
 
 import torch
 from mmengine.runner import find_latest_checkpoint
 
-from mmdtme.utils import (add_runtime_arguments, build_runner, load_config, parse_tool_args, setup_runtime,
-                          teardown_distributed)
+from mmdtme.utils import (add_runtime_arguments, build_runner, load_config, parse_tool_args, prepare_backbone_weights,
+                          setup_runtime, teardown_distributed)
 from mmdtme.utils.checkpoint import CheckpointMismatchError, check_checkpoint_file
 
 
@@ -20,6 +21,10 @@ def parse_args() -> argparse.Namespace:
         const='auto',
         help='resume from the given checkpoint, or from the latest one in the work dir if none is given')
     parser.add_argument('--amp', action='store_true', default=False, help='enable automatic mixed precision')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the LR by (processes x batch per process) / auto_scale_lr.base_batch_size of the config')
     add_runtime_arguments(parser)
     return parse_tool_args(parser)
 
@@ -32,6 +37,11 @@ def main() -> None:
             raise SystemExit('--amp needs a GPU: mmengine\'s AmpOptimWrapper does not train on the CPU')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
+            raise SystemExit(f'error: --auto-scale-lr needs auto_scale_lr = dict(enable=False, base_batch_size=N) in '
+                             f'{args.config}: the total batch its LR was set for')
+        cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -43,6 +53,7 @@ def main() -> None:
         checkpoint = cfg.load_from or (find_latest_checkpoint(cfg.work_dir) if cfg.resume else None)
         if checkpoint is not None:
             check_checkpoint_file(checkpoint)
+        prepare_backbone_weights(cfg, resuming=checkpoint is not None)
         setup_runtime(cfg)
         runner = build_runner(cfg)
         runner.train()

@@ -3,7 +3,9 @@ from typing import List
 
 from mmengine.runner import Runner
 
+from mmdtme.models.backbones.pretrained_weights import TIMM_WEIGHTS, describe_timm_weights
 from mmdtme.registry import RUNNERS
+from mmdtme.utils.backbone_weights import warn_random_init
 from .runner_utils import unwrap_model
 
 # Console records that belong in the log file only: mmengine's environment and config dumps, the hook table and
@@ -45,6 +47,27 @@ class MultiTaskRunner(Runner):
                     handler.addFilter(_ConsoleFilter())
         return logger
 
+    def train(self):
+        warn_random_init(self.cfg, self.logger)
+        return super().train()
+
+    def batch_and_lr(self) -> str:
+        """The total training batch and the learning rate it trains with (after ``auto_scale_lr``, if enabled)."""
+        batch = (self.cfg.get('train_dataloader') or {}).get('batch_size')
+        optimizer = (self.cfg.get('optim_wrapper') or {}).get('optimizer') or {}
+        lr = optimizer.get('lr')
+        if batch is None or lr is None:
+            return 'batch: not training'
+        total = batch * self.world_size
+        line = f'batch: {self.world_size} process(es) x {batch} = {total}; lr {lr:g}'
+        scaling = self.cfg.get('auto_scale_lr') or {}
+        base = scaling.get('base_batch_size')
+        if scaling.get('enable') and base:
+            line += f' x {total}/{base} = {lr * total / base:g} (auto_scale_lr)'
+        elif base and base != total:
+            line += f' (set for a total batch of {base}; --auto-scale-lr rescales it)'
+        return line
+
     def summary(self) -> List[str]:
         """A few lines saying what this run is; the full config is in the log file and the work dir."""
         cfg = self.cfg
@@ -52,6 +75,8 @@ class MultiTaskRunner(Runner):
         params = sum(p.numel() for p in model.parameters())
         backbone = cfg.model.get('backbone', {})
         weights = backbone.get('pretrained') or 'none: the backbone starts from random weights'
+        if weights == TIMM_WEIGHTS:
+            weights = f'timm: {describe_timm_weights(backbone.get("model_name"))}'
         lines = [f'config: {cfg.filename}  (full config and environment: {self.log_dir})', f'work dir: {self.work_dir}']
         for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
             dataset = (cfg.get(name) or {}).get('dataset') or {}
@@ -61,6 +86,7 @@ class MultiTaskRunner(Runner):
         lines.append(f'model: {type(model).__name__}, tasks {list(getattr(model, "tasks", []))}, backbone '
                      f'{backbone.get("type")} {backbone.get("model_name", "")}, {params / 1e6:.2f} M parameters')
         lines.append(f'backbone weights: {weights}')
+        lines.append(self.batch_and_lr())
         hooks = [hook for hook in cfg.get('custom_hooks') or [] if hook.get('type') in ('DTMEHook', 'ReconHook')]
         for hook in hooks:
             settings = ', '.join(f'{key}={"<given>" if isinstance(value, dict) else value}'

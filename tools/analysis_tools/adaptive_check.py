@@ -24,7 +24,7 @@ import mmdtme  # noqa: F401
 from mmdtme.dtme import analyze
 from mmdtme.engine.runner_utils import analysis_callables, dtme_hook_settings, prepared_analysis_batches
 from mmdtme.registry import MODELS
-from mmdtme.utils import load_config, quietly
+from mmdtme.utils import load_config, prepare_backbone_weights, quietly
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,6 +42,10 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, None, args.cfg_options, data_root=args.data_root)
+    try:
+        prepare_backbone_weights(cfg, resuming=bool(args.checkpoint))  # a checkpoint replaces them
+    except FileNotFoundError as error:
+        raise SystemExit(f'error: {error}')
     init_default_scope(cfg.get('default_scope', 'mmdtme'))
     hook_cfg, settings, rule = dtme_hook_settings(cfg)
     batches = None

@@ -1,15 +1,13 @@
-import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
 
 import timm
 import torch
 import torch.nn as nn
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
-from timm.models.vision_transformer import checkpoint_filter_fn
 from torch.utils.checkpoint import checkpoint
 
 from mmdtme.registry import MODELS
+from .pretrained_weights import TIMM_WEIGHTS, describe_timm_weights, load_vit_checkpoint, resolve_timm_weights
 
 
 def evenly_spaced_blocks(depth: int, num: int = 4) -> Tuple[int, ...]:
@@ -17,45 +15,6 @@ def evenly_spaced_blocks(depth: int, num: int = 4) -> Tuple[int, ...]:
     if depth < num:
         raise ValueError(f'cannot take {num} feature levels from a ViT with {depth} blocks')
     return tuple(depth * (level + 1) // num - 1 for level in range(num))
-
-
-def load_vit_checkpoint(vit: torch.nn.Module, path: str) -> None:
-    """Load ViT weights from a local file: timm/DeiT ``.pth``/``.bin``/``.safetensors`` or a JAX ``.npz``.
-
-    Position embeddings are resampled to the model's grid and the patch embedding to its patch size
-    (timm's ``checkpoint_filter_fn``); classifier weights and other extra keys are skipped and reported.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'pretrained ViT checkpoint {path!r} does not exist; download the weights '
-                                '(e.g. ImageNet-22K ViT-B/16) and set model.backbone.pretrained to the file')
-    if path.endswith('.npz'):
-        vit.load_pretrained(path)
-        print_log(f'loaded ViT weights from {path}', logger='current')
-        return
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        state_dict = load_file(path)
-    else:
-        state_dict = torch.load(path, map_location='cpu', weights_only=True)
-    for key in ('state_dict', 'model', 'module'):
-        if isinstance(state_dict, dict) and key in state_dict and isinstance(state_dict[key], dict):
-            state_dict = state_dict[key]
-    for prefix in ('module.', 'backbone.vit.', 'backbone.'):
-        if any(key.startswith(prefix) for key in state_dict):
-            state_dict = {
-                key[len(prefix):] if key.startswith(prefix) else key: value
-                for key, value in state_dict.items()
-            }
-    state_dict = checkpoint_filter_fn(state_dict, vit)
-    incompatible = vit.load_state_dict(state_dict, strict=False)
-    missing_blocks = [key for key in incompatible.missing_keys if key.startswith('blocks.')]
-    if missing_blocks:
-        raise KeyError(f'{path!r} does not hold this ViT\'s transformer blocks (missing e.g. {missing_blocks[:3]}); '
-                       'is it a checkpoint of another architecture?')
-    print_log(
-        f'loaded ViT weights from {path}; missing keys: {incompatible.missing_keys}, '
-        f'unexpected keys: {incompatible.unexpected_keys}',
-        logger='current')
 
 
 @MODELS.register_module()
@@ -69,8 +28,10 @@ class TimmViT(BaseModule):
         img_size: Training image size (H, W); inputs of other sizes also work (position embeddings are
             interpolated) as long as H and W are multiples of the patch size.
         out_indices: Blocks whose outputs are returned. Default: 4 evenly spaced blocks.
-        pretrained: ``None``, a local checkpoint file, or ``'timm'`` to let timm download its weights.
-            Loaded in ``init_weights``, i.e. when training starts, not when testing from a checkpoint.
+        pretrained: ``None`` (random weights), a local checkpoint file, or ``'timm'``: timm's published weights
+            for ``model_name`` (ImageNet-21K pre-training for the ``vit_*_patch16_384`` names), cached or downloaded
+            (:mod:`~mmdtme.models.backbones.pretrained_weights`). Loaded in ``init_weights``, i.e. when training
+            starts, not when testing from a checkpoint.
         drop_path_rate: Stochastic depth rate.
         model_kwargs: Other ``timm.create_model`` arguments (``embed_dim``, ``depth``, ``patch_size``...).
         with_cp: Checkpoint every block while training (mmseg's name): its activations are recomputed in the
@@ -91,7 +52,7 @@ class TimmViT(BaseModule):
         super().__init__(init_cfg=init_cfg)
         self.vit = timm.create_model(
             model_name,
-            pretrained=pretrained == 'timm',
+            pretrained=False,  # loaded in init_weights, so that testing from a checkpoint needs no download
             img_size=img_size,
             num_classes=0,
             global_pool='',
@@ -107,6 +68,7 @@ class TimmViT(BaseModule):
             raise ValueError(f'out_indices {self.out_indices} outside the {self.depth} blocks of {model_name}')
         self.embed_dim = self.vit.embed_dim
         self.patch_size = self.vit.patch_embed.patch_size
+        self.model_name = model_name
         self.pretrained = pretrained
         self.with_cp = with_cp
 
@@ -116,7 +78,10 @@ class TimmViT(BaseModule):
 
     def init_weights(self) -> None:
         super().init_weights()
-        if self.pretrained and self.pretrained != 'timm':
+        if self.pretrained == TIMM_WEIGHTS:
+            path = resolve_timm_weights(self.model_name)
+            load_vit_checkpoint(self.vit, path, source=f'{describe_timm_weights(self.model_name)} ({path})')
+        elif self.pretrained:
             load_vit_checkpoint(self.vit, self.pretrained)
 
     def embed(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
