@@ -22,19 +22,20 @@ from .conflicts import ConflictAccumulator, own_stream_gradients, pairwise_produ
 from .covariance import CovarianceAccumulator
 from .modules import BNTokenModulation, TokenExpansion, TokenModulation, stack_task_streams, unstack_task_streams
 from .plan import MODULATORS, PLAN_VERSION, Plan
-from .recon import (GRANULARITIES, ReconAccumulator, ReconResult, conflict_units, copied_parameter_count,
-                    measure_conflicts, select_top_k, unit_grams)
+from .recon import (COSINE_EDGES, GRANULARITIES, ReconAccumulator, ReconResult, conflict_units, copied_parameter_count,
+                    cosine_histogram, gram_cosines, measure_conflicts, select_top_k, unit_grams, unit_parameters)
 from .selection import MODES, VARIANTS, num_selected, select_layers
-from .spaces import TokenSpaces, split_token_space
+from .spaces import TokenSpaces, range_variance_from_r, split_token_space
 from .stopping import BoundaryCheck, StoppingRule, check_boundary, check_selection, variance_leak
 from .task_copies import TaskBatched, TaskLayerNorm, TaskLinear, check_copyable, make_task_specific
 
 __all__ = [
     'AnalysisSettings', 'analyze', 'token_spaces', 'StoppingRule', 'BoundaryCheck', 'check_boundary', 'check_selection',
     'variance_leak', 'accumulate_covariance', 'accumulate_conflicts', 'CovarianceAccumulator', 'TokenSpaces',
-    'split_token_space', 'pairwise_products', 'task_pairs', 'ConflictAccumulator', 'task_gradients',
-    'own_stream_gradients', 'select_layers', 'num_selected', 'MODES', 'VARIANTS', 'Plan', 'PLAN_VERSION', 'MODULATORS',
-    'TokenModulation', 'BNTokenModulation', 'TokenExpansion', 'stack_task_streams', 'unstack_task_streams',
-    'GRANULARITIES', 'ReconAccumulator', 'ReconResult', 'conflict_units', 'copied_parameter_count', 'measure_conflicts',
-    'select_top_k', 'unit_grams', 'TaskBatched', 'TaskLayerNorm', 'TaskLinear', 'check_copyable', 'make_task_specific'
+    'split_token_space', 'range_variance_from_r', 'pairwise_products', 'task_pairs', 'ConflictAccumulator',
+    'task_gradients', 'own_stream_gradients', 'select_layers', 'num_selected', 'MODES', 'VARIANTS', 'Plan',
+    'PLAN_VERSION', 'MODULATORS', 'TokenModulation', 'BNTokenModulation', 'TokenExpansion', 'stack_task_streams',
+    'unstack_task_streams', 'COSINE_EDGES', 'cosine_histogram', 'gram_cosines', 'unit_parameters', 'GRANULARITIES',
+    'ReconAccumulator', 'ReconResult', 'conflict_units', 'copied_parameter_count', 'measure_conflicts', 'select_top_k',
+    'unit_grams', 'TaskBatched', 'TaskLayerNorm', 'TaskLinear', 'check_copyable', 'make_task_specific'
 ]

@@ -17,7 +17,7 @@ from .conflicts import ConflictAccumulator, own_stream_gradients, task_gradients
 from .covariance import CovarianceAccumulator
 from .plan import STOPS, Plan
 from .selection import select_layers
-from .spaces import TokenSpaces, split_token_space
+from .spaces import DEFAULT_RANGE_VARIANCE, TokenSpaces, split_token_space
 from .stopping import StoppingRule, check_selection, describe_checks, spaces_agree
 
 BlockOutputsFn = Callable[[object], Sequence[Tensor]]
@@ -31,7 +31,7 @@ class AnalysisSettings:
     """The knobs of the analysis and the selection (docs/design.md §1.3).
 
     Args:
-        range_variance: Share τ of the total variance kept in the range space.
+        range_variance: Share τ of the total variance kept in the range space. Default: the paper's r = 100.
         ratio: Share ρ of the layers that get TM (and TE).
         mode: ``conflict``, ``random``, ``reverse`` or ``swap``.
         variant: ``tm``, ``te`` or ``tm+te``.
@@ -40,7 +40,7 @@ class AnalysisSettings:
         seed: Seed of the ``random`` mode.
     """
 
-    range_variance: float = 0.99
+    range_variance: float = DEFAULT_RANGE_VARIANCE
     ratio: float = 0.5
     mode: str = 'conflict'
     variant: str = 'tm+te'

@@ -110,6 +110,23 @@ def gram_cosines(grams: Tensor) -> Tensor:
     return torch.where(denom > 0, grams[:, i, j] / denom.clamp_min(torch.finfo(denom.dtype).tiny), 0.0)
 
 
+# Edges of cos φ_ij for the distribution of parameter-gradient angles over training (DTME-MTL Fig. 4, after
+# Recon's figures): the figures bin the cosine into ranges; their text gives no edges, so these are ours.
+COSINE_EDGES = (-1.0, -0.5, -0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.2, 0.5, 1.0)
+
+
+def cosine_histogram(cosines: Tensor, edges: Sequence[float] = COSINE_EDGES) -> Tensor:
+    """Counts of ``cosines`` (any shape) in the bins [e_0, e_1), ..., [e_{n-1}, e_n]; float64, (len(edges) - 1,).
+
+    Cosines outside [e_0, e_n] (only rounding can put them there for the full range) go to the end bins.
+    """
+    boundaries = torch.as_tensor(edges, dtype=torch.float64, device=cosines.device)
+    if boundaries.numel() < 2 or not bool((boundaries[1:] > boundaries[:-1]).all()):
+        raise ValueError(f'edges must be at least 2 increasing values, got {list(edges)}')
+    index = torch.bucketize(cosines.detach().double().reshape(-1), boundaries[1:-1], right=True)
+    return torch.bincount(index, minlength=boundaries.numel() - 1).double()
+
+
 class ReconAccumulator:
     """S-conflict counts per unit and task pair, accumulated over batches in float64 (DDP: all-reduce SUM).
 

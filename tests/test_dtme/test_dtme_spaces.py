@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmdtme.dtme import split_token_space
+from mmdtme.dtme import range_variance_from_r, split_token_space
 
 
 def _random_covariance(C: int, rank: int, seed: int = 0) -> torch.Tensor:
@@ -64,3 +64,15 @@ def test_split_errors():
         split_token_space(torch.zeros(3, 3))
     with pytest.raises(ValueError, match=r'square.*\(3, 2\)'):
         split_token_space(torch.zeros(3, 2))
+
+
+def test_the_papers_r_maps_to_the_share_kept_in_the_range_space():
+    # range : null = r : 1, so the range space keeps r / (1 + r) of the trace
+    assert [range_variance_from_r(r)
+            for r in (1, 10, 100, 500, 1000)] == pytest.approx([0.5, 0.9090909, 0.9900990, 0.9980040, 0.9990010])
+    # on a spectrum of 100, 1, 1e-4: r = 10 keeps only the first eigenvalue (100 / 101.0001 >= 10 / 11)
+    covariance = torch.diag(torch.tensor([100.0, 1.0, 1e-4], dtype=torch.float64))
+    assert split_token_space(covariance, range_variance_from_r(10)).k == 1
+    assert split_token_space(covariance, range_variance_from_r(1000)).k == 2
+    with pytest.raises(ValueError, match='must be > 0'):
+        range_variance_from_r(0)

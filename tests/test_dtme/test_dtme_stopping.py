@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mmdtme.dtme import (AnalysisSettings, Plan, StoppingRule, analyze, check_boundary, check_selection, variance_leak)
+from mmdtme.dtme import AnalysisSettings, Plan, StoppingRule, analyze, check_boundary, check_selection, variance_leak
 from test_dtme_analysis import TASKS, make_callables, tiny_vit
 
 

@@ -10,6 +10,7 @@ from mmengine.runner import Runner
 
 from helpers import IterSpy, expanding_config, run_tool, write_nyud_fixture
 from mmdtme.dtme import Plan
+from mmdtme.engine.hooks import DTMEHook
 
 pytestmark = pytest.mark.slow  # real Runners or tool subprocesses
 
@@ -168,3 +169,30 @@ def test_adaptive_analysis_on_the_nyud_layout_gives_the_full_plan_up_to_its_ties
     with open(osp.join(runner.log_dir, f'{osp.basename(runner.log_dir)}.log')) as f:
         log = f.read()
     assert 'DTME: covariance pass:' in log and 'DTME: conflict pass:' in log
+
+
+def test_freeze_backbone_trains_only_tm_te_and_heads_after_the_expansion(synthetic_root, tmp_path):
+    runner = Runner.from_cfg(dtme_config(synthetic_root, str(tmp_path), max_iters=3, freeze_backbone=True))
+    snapshot = IterSpy(lambda r: {name: p.detach().clone() for name, p in r.model.named_parameters()})
+    runner.register_hook(snapshot, priority='LOWEST')
+    runner.train()
+    before = snapshot.seen[0]  # after the expansion at iteration 0, before the first step
+    backbone = backbone_of(runner)
+    new = {id(p) for module in (backbone.token_modulation, backbone.token_expansion) for p in module.parameters()}
+    assert new
+    names = {name: p for name, p in runner.model.named_parameters()}
+    frozen = [n for n, p in names.items() if n.startswith('backbone.') and id(p) not in new]
+    trained = [n for n, p in names.items() if id(p) in new or n.startswith('heads.')]
+    assert frozen and all(torch.equal(names[n], before[n]) for n in frozen)  # bit-identical after 3 steps
+    assert all(not names[n].requires_grad for n in frozen)
+    changed = [n for n in trained if not torch.equal(names[n], before[n])]
+    assert any(n.startswith('heads.') for n in changed)
+    assert any(id(names[n]) in new for n in changed)
+
+
+def test_dtme_hook_takes_r_or_tau_but_not_both():
+    assert DTMEHook().settings.range_variance == pytest.approx(100 / 101)
+    assert DTMEHook(range_null_ratio=10).settings.range_variance == pytest.approx(10 / 11)
+    assert DTMEHook(range_variance=0.9).settings.range_variance == 0.9
+    with pytest.raises(ValueError, match='not both'):
+        DTMEHook(range_null_ratio=10, range_variance=0.9)

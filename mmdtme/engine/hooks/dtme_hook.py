@@ -3,7 +3,8 @@ from typing import Optional
 
 from mmengine.dist import broadcast_object_list, get_world_size, is_main_process
 
-from mmdtme.dtme import AnalysisSettings, Plan, StoppingRule, analyze
+from mmdtme.dtme import AnalysisSettings, Plan, StoppingRule, analyze, range_variance_from_r
+from mmdtme.dtme.spaces import DEFAULT_RANGE_VARIANCE
 from mmdtme.registry import HOOKS
 from mmdtme.visualization import save_analysis_plots
 from ..runner_utils import analysis_callables, logged_peak_memory, progress, sum_over_ranks, unwrap_model
@@ -32,7 +33,9 @@ class DTMEHook(ExpansionHook):
         analysis_dataloader: Dataloader config of the analysis set. Default: the training dataset with the
             validation pipeline, unshuffled, with the training batch size.
         max_batches: Use at most this many batches of the analysis set per process.
-        range_variance: Share τ of the variance kept in the range space.
+        range_null_ratio: The paper's knob r (Eq. 3, values 1 to 1000, default 100): the range space keeps
+            r / (1 + r) of the variance (:func:`mmdtme.dtme.range_variance_from_r`). Give it or ``range_variance``.
+        range_variance: Share τ of the variance kept in the range space. Default: r = 100, τ = 100 / 101.
         ratio: Share ρ of the layers given TM (and TE).
         mode: Layer selection: ``conflict``, ``random``, ``reverse`` or ``swap``.
         variant: ``tm``, ``te`` or ``tm+te``.
@@ -44,6 +47,7 @@ class DTMEHook(ExpansionHook):
         stopping: Settings of the adaptive rule, keys of :class:`mmdtme.dtme.StoppingRule`.
         batch_size: Batch size of the analysis set (default: the training batch size). The conflict pass holds
             T x L token gradients in float32, so a batch tuned for an AMP training step may need a smaller one.
+        freeze_backbone: Train only TM / TE (and the heads) after the expansion (Tab. 12's ablation).
     """
 
     log_name = 'DTME'
@@ -53,7 +57,8 @@ class DTMEHook(ExpansionHook):
                  plan_file: Optional[str] = None,
                  analysis_dataloader: Optional[dict] = None,
                  max_batches: Optional[int] = None,
-                 range_variance: float = 0.99,
+                 range_null_ratio: Optional[float] = None,
+                 range_variance: Optional[float] = None,
                  ratio: float = 0.5,
                  mode: str = 'conflict',
                  variant: str = 'tm+te',
@@ -62,13 +67,21 @@ class DTMEHook(ExpansionHook):
                  seed: int = 0,
                  stop: str = 'full',
                  stopping: Optional[dict] = None,
-                 batch_size: Optional[int] = None) -> None:
+                 batch_size: Optional[int] = None,
+                 freeze_backbone: bool = False) -> None:
         super().__init__(
             expand_iter=expand_iter,
             plan_file=plan_file,
             analysis_dataloader=analysis_dataloader,
             max_batches=max_batches,
-            batch_size=batch_size)
+            batch_size=batch_size,
+            freeze_backbone=freeze_backbone)
+        if range_null_ratio is not None and range_variance is not None:
+            raise ValueError('DTMEHook: give range_null_ratio (the paper\'s r) or range_variance (τ), not both')
+        if range_null_ratio is not None:
+            range_variance = range_variance_from_r(range_null_ratio)
+        elif range_variance is None:
+            range_variance = DEFAULT_RANGE_VARIANCE
         if stop not in ('full', 'adaptive'):
             raise ValueError(f"DTMEHook: stop must be 'full' or 'adaptive', got {stop!r}")
         if stopping is not None and stop != 'adaptive':
