@@ -1,5 +1,5 @@
-# Baseline ST: Baseline MT ViT-B/16 on NYUD-v2 trained on normals alone (a single-task reference for Δm). Batch 4/GPU
-# (N GPUs x 4), crop 448x576; 60k it, Adam lr 2e-5 wd 1e-6, poly 0.9; ViT from scratch (pretrained=None). Paper row:
-# none at ViT-B (DTME-MTL's 'Baseline (ST)' row of Tab. 1 is ViT-T).
+# Baseline ST: Baseline MT ViT-B/16 on NYUD-v2 trained on normals alone (a single-task reference for Δm).
+# 1 GPU x batch 6, crop 448x576; 60k it, Adam lr 2e-5 wd 1e-6, poly 0.9; ImageNet-22K ViT weights (pretrained='timm').
+# Paper row: none at ViT-B (DTME-MTL's 'Baseline (ST)' row of Tab. 1 is ViT-T).
 _base_ = './vitb_nyud.py'
 model = dict(tasks=['normals'])

@@ -1,6 +1,6 @@
 # DTME-MTL + FAMO (Liu et al., NeurIPS 2023): loss weights from logits learned by their own Adam (lr 0.025, wd 1e-3), on
-# dtme/vitb_nyud.py (ViT-B/16, NYUD-v2, 4 tasks). Batch 4/GPU (N GPUs x 4), crop 448x576; 60k it, Adam lr 2e-5 wd 1e-6,
-# poly 0.9; ViT from scratch (pretrained=None). Paper row: none (DTME-MTL says it combines with MTO methods; arXiv v2
+# dtme/vitb_nyud.py (ViT-B/16, NYUD-v2, 4 tasks). 1 GPU x batch 6, crop 448x576; 60k it, Adam lr 2e-5 wd 1e-6, poly 0.9;
+# ImageNet-22K ViT weights (pretrained='timm'). Paper row: none (DTME-MTL says it combines with MTO methods; arXiv v2
 # reports no such row).
 _base_ = './vitb_nyud.py'
 optim_wrapper = dict(

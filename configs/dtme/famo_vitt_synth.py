@@ -1,5 +1,5 @@
 # CPU demo, not a paper row: DTME-MTL + FAMO (Liu et al., NeurIPS 2023) on dtme/vitt_synth.py (ViT-Tiny/8, synthetic
-# scenes). Batch 8/GPU (N GPUs x 8), crop 96x128; 600 it, Adam lr 1e-3 wd 1e-6, 50-it linear warm-up then poly 0.9. ViT
+# scenes). 1 process x batch 8, crop 96x128; 600 it, Adam lr 1e-3 wd 1e-6, 50-it linear warm-up then poly 0.9. ViT
 # trained from scratch; TM / TE chosen at iteration 0 on 25 analysis batches.
 _base_ = './vitt_synth.py'
 optim_wrapper = dict(

@@ -1,6 +1,6 @@
 # CPU demo, not a paper row: DTME-MTL on the synthetic Baseline MT (ViT-Tiny/8), TM / TE chosen at iteration 0 on 25
-# analysis batches (ratio 0.5, range_variance 0.99). Batch 8/GPU (N GPUs x 8), crop 96x128; 600 it, Adam lr 1e-3
-# wd 1e-6, 50-it linear warm-up then poly 0.9. ViT trained from scratch.
+# analysis batches (ratio 0.5, range_variance 0.99). 1 process x batch 8, crop 96x128; 600 it, Adam lr 1e-3 wd 1e-6,
+# 50-it linear warm-up then poly 0.9. ViT trained from scratch.
 _base_ = '../baseline/vitt_synth.py'
 model = dict(backbone=dict(type='DTMEViT'))
 custom_hooks = [dict(type='DTMEHook', expand_iter=0, max_batches=25, ratio=0.5, range_variance=0.99)]

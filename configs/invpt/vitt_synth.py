@@ -1,6 +1,6 @@
 # CPU demo, not a paper row: InvPT's decoder, scaled down (task features 64 + 16, stages of 80 / 40 / 20 channels), on
 # the synthetic Baseline MT (ViT-Tiny/8 from scratch, 96x128); the heads read the fused features at H/2 (patch 8).
-# Batch 8/GPU (N GPUs x 8), crop 96x128; 600 it, Adam lr 1e-3 wd 1e-6, 50-it linear warm-up then poly 0.9.
+# 1 process x batch 8, crop 96x128; 600 it, Adam lr 1e-3 wd 1e-6, 50-it linear warm-up then poly 0.9.
 _base_ = '../baseline/vitt_synth.py'
 num_classes = 9  # as baseline/vitt_synth.py
 model = dict(

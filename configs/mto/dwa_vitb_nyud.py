@@ -1,10 +1,10 @@
 # DWA (Liu et al., CVPR 2019): weights from the loss ratio of the last two "epochs", temperature 2; Baseline MT
-# ViT-B/16, NYUD-v2 (4 tasks). A DWA "epoch" = interval = 200 steps (795 images / batch 4: one pass on 1 GPU).
-# Batch 4/GPU (N GPUs x 4), crop 448x576; 60k it, Adam lr 2e-5 wd 1e-6, poly 0.9; ViT from scratch (pretrained=None).
+# ViT-B/16, NYUD-v2 (4 tasks). A DWA "epoch" = interval = 133 steps (795 images / batch 6: one pass on 1 GPU).
+# 1 GPU x batch 6, crop 448x576; 60k it, Adam lr 2e-5 wd 1e-6, poly 0.9; ImageNet-22K ViT weights (pretrained='timm').
 # Paper row: none on NYUD-v2 (DTME-MTL compares DWA on Taskonomy: Tab. 3 ViT-B, Tabs. 8-10 ViT-L/S/T).
 _base_ = '../baseline/vitb_nyud.py'
 optim_wrapper = dict(
     type='MultiTaskOptimWrapper',
     constructor='MultiTaskOptimWrapperConstructor',
-    loss_weighting=dict(type='DWA', temperature=2.0, interval=200))
+    loss_weighting=dict(type='DWA', temperature=2.0, interval=133))
 model_wrapper_cfg = dict(type='MultiTaskDDP')  # per-task losses reach the optim wrapper under DDP

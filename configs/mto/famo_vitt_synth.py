@@ -1,5 +1,5 @@
 # CPU demo, not a paper row: FAMO (Liu et al., NeurIPS 2023): loss weights from logits learned by their own Adam;
-# synthetic Baseline MT (ViT-Tiny/8). Batch 8/GPU (N GPUs x 8), crop 96x128; 600 it, Adam lr 1e-3 wd 1e-6, 50-it linear
+# synthetic Baseline MT (ViT-Tiny/8). 1 process x batch 8, crop 96x128; 600 it, Adam lr 1e-3 wd 1e-6, 50-it linear
 # warm-up then poly 0.9. ViT trained from scratch.
 _base_ = '../baseline/vitt_synth.py'
 optim_wrapper = dict(

@@ -1,10 +1,8 @@
 # MGDA (Sener & Koltun, NeurIPS 2018): min-norm convex combination of the shared gradients; Baseline MT ViT-B/16,
-# NYUD-v2 (4 tasks). Batch 4/GPU (N GPUs x 4), crop 448x576; 60k it, Adam lr 2e-5 wd 1e-6, poly 0.9; ViT from scratch
-# (pretrained=None). Paper row: none on NYUD-v2 (DTME-MTL compares MGDA on Taskonomy: Tab. 3 ViT-B, Tabs. 8-10
+# NYUD-v2 (4 tasks). 1 GPU x batch 6, crop 448x576; 60k it, Adam lr 2e-5 wd 1e-6, poly 0.9; ImageNet-22K ViT weights
+# (pretrained='timm'). Paper row: none on NYUD-v2 (DTME-MTL compares MGDA on Taskonomy: Tab. 3 ViT-B, Tabs. 8-10
 # ViT-L/S/T).
 _base_ = '../baseline/vitb_nyud.py'
 optim_wrapper = dict(
-    type='MultiTaskOptimWrapper',
-    constructor='MultiTaskOptimWrapperConstructor',
-    aggregator=dict(type='MGDA'))
+    type='MultiTaskOptimWrapper', constructor='MultiTaskOptimWrapperConstructor', aggregator=dict(type='MGDA'))
 model_wrapper_cfg = dict(type='MultiTaskDDP')  # per-task losses reach the optim wrapper under DDP

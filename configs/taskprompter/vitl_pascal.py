@@ -1,6 +1,7 @@
 # TaskPrompter (Ye & Xu, ICLR 2023), ViT-L/16, PASCAL-Context (5 tasks); the reference's narrower PASCAL ViT-L decoder
-# (branches of 300, fused features of 350, one channel window). Batch 2/GPU (N GPUs x 2), crop 512x512; 40k it, Adam
-# lr 2e-5 wd 1e-6, poly 0.9, grad clip 10; ViT from scratch. Paper row: TaskPrompter's PASCAL-Context result.
+# (branches of 300, fused features of 350, one channel window). 1 GPU x batch 2 (the reference's), crop 512x512; 40k it,
+# Adam lr 2e-5 wd 1e-6, poly 0.9, grad clip 10; ImageNet-22K ViT weights (pretrained='timm'). Paper row: TaskPrompter's
+# PASCAL-Context result.
 _base_ = './vitb_pascal.py'
 decoder_channels = 350
 model = dict(

@@ -1,6 +1,6 @@
 # CPU demo, not a paper row: the TaskPrompter-like model, scaled down (branches and fused features of 64, 2 x 2 channel
 # windows), on the synthetic scenes (ViT-Tiny/8 from scratch, 96x128); the heads read the fused features at H/2.
-# Batch 8/GPU (N GPUs x 8), crop 96x128; 600 it, Adam lr 1e-3 wd 1e-6, 50-it linear warm-up then poly 0.9.
+# 1 process x batch 8, crop 96x128; 600 it, Adam lr 1e-3 wd 1e-6, 50-it linear warm-up then poly 0.9.
 _base_ = '../baseline/vitt_synth.py'
 model = dict(
     backbone=dict(type='TaskPrompterViT', prompt_length=1, prompt_init_std=0.02),

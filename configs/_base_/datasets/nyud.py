@@ -18,7 +18,7 @@ test_pipeline = [
     dict(type='PackMultiTaskInputs'),
 ]
 train_dataloader = dict(
-    batch_size=4,
+    batch_size=6,  # the paper's batch (Suppl. B.2)
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),

@@ -1,4 +1,5 @@
 # A short CPU schedule for the synthetic scenes: a tiny ViT from scratch, so a larger LR with warm-up.
+auto_scale_lr = dict(enable=False, base_batch_size=8)  # tools/train.py --auto-scale-lr
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-6))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, begin=0, end=50, by_epoch=False),

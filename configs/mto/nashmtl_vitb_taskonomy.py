@@ -1,0 +1,10 @@
+# Nash-MTL (Navon et al., ICML 2022): Nash bargaining weights, update norm capped at 1; Baseline MT ViT-B/16, Taskonomy
+# tiny (11 tasks). 1 GPU x batch 8, 256x256 images, no crop; 40k it (the authors' earlier Taskonomy setting), Adam lr
+# 2e-5 wd 1e-6, poly 0.9; ImageNet-22K ViT weights (pretrained='timm'). Paper row: DTME-MTL Tab. 3 (Taskonomy, ViT-B),
+# the Nash-MTL row.
+_base_ = '../baseline/vitb_taskonomy.py'
+optim_wrapper = dict(
+    type='MultiTaskOptimWrapper',
+    constructor='MultiTaskOptimWrapperConstructor',
+    aggregator=dict(type='NashMTL', max_norm=1.0, update_weights_every=1, optim_niter=20))
+model_wrapper_cfg = dict(type='MultiTaskDDP')  # per-task losses reach the optim wrapper under DDP
