@@ -94,8 +94,8 @@ def load_config(path: str,
             cfg[f'test_{name}'] = copy.deepcopy(cfg[f'val_{name}'])
     if data_root is not None:
         set_data_root(cfg, data_root)
-    if not any('num_workers' in key for key in options):
-        cap_num_workers(cfg)
+    cap_num_workers(cfg, keep={key.split('.')[0] for key in options if key.endswith('num_workers')})
+    drop_persistence_without_workers(cfg)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
@@ -137,12 +137,22 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def cap_num_workers(cfg) -> None:
-    """At most one dataloader worker per available core (configs are written for GPU machines)."""
+def cap_num_workers(cfg, keep=()) -> None:
+    """At most one dataloader worker per available core (configs are written for GPU machines), except in the
+    top-level loaders named in ``keep`` (whose ``num_workers`` the user set)."""
     cores = available_cores()
+    kept = [id(cfg.get(name)) for name in keep]
     for loader in dataloader_configs(cfg):
-        if loader.get('num_workers', 0) > cores:
+        if id(loader) not in kept and loader.get('num_workers', 0) > cores:
             loader['num_workers'] = cores
+
+
+def drop_persistence_without_workers(cfg) -> None:
+    """``persistent_workers=False`` where ``num_workers=0`` (loading in the main process), a pair torch's
+    DataLoader refuses: ``--cfg-options train_dataloader.num_workers=0`` alone is then enough."""
+    for loader in dataloader_configs(cfg):
+        if loader.get('num_workers', 0) == 0 and loader.get('persistent_workers'):
+            loader['persistent_workers'] = False
 
 
 def setup_runtime(cfg: Config) -> None:

@@ -103,6 +103,10 @@ def test_workers_are_capped_to_the_cores_unless_set():
     config = osp.join(REPO_ROOT, 'configs', 'baseline', 'vitb_nyud.py')  # num_workers=4
     assert load_config(config).train_dataloader.num_workers == min(4, available_cores())
     assert load_config(config, cfg_options={'train_dataloader.num_workers': 4}).train_dataloader.num_workers == 4
+    in_process = load_config(config, cfg_options={'train_dataloader.num_workers': 0})
+    assert in_process.train_dataloader.num_workers == 0
+    assert not in_process.train_dataloader.persistent_workers  # torch refuses persistent workers without workers
+    assert in_process.val_dataloader.num_workers == min(4, available_cores())  # the others are still capped
 
 
 # --- evaluation needs only evaluation data, and no tool overwrites a run ----------------------------------------------
