@@ -7,6 +7,7 @@ import numpy as np
 
 from mmdtme.evaluation.delta_m import delta_m
 from mmdtme.structures import LOWER_IS_BETTER, MAIN_METRICS
+from study_stats import mean_pairwise_jaccard, paired_differences, paired_interval, spread, verdict
 
 STUDY_TASKS = ('semseg', 'depth', 'normals', 'edge')  # table order
 GROUP_TITLES = dict(
@@ -14,7 +15,23 @@ GROUP_TITLES = dict(
     selection='Layer selection (paper Tab. 2 / 13)',
     ratio='Ratio of modified layers (paper Fig. 6)',
     expand_iter='Expansion iteration (paper Fig. 3)',
-    mto='MTO methods and DTME + MTO')
+    mto='MTO methods and DTME + MTO',
+    pretraining='What pretraining gives: Baseline MT fine-tuned vs from scratch')
+# The paper's claims as paired comparisons of Δm: (claim, rows averaged on the + side, rows on the - side); the
+# paper's sign is + for each.
+CLAIMS = (
+    ('TM+TE > Baseline MT (Tab. 1)', ('TM+TE', ), ('Baseline MT', )),
+    ('TM > Baseline MT (Tab. 1)', ('TM', ), ('Baseline MT', )),
+    ('TE > Baseline MT (Tab. 1)', ('TE', ), ('Baseline MT', )),
+    ('conflict selection > random (Tab. 2)', ('TM+TE', ), ('selection random', )),
+    ('random selection > reverse (Tab. 2)', ('selection random', ), ('selection reverse', )),
+    ('standard > swapped conflict types (Tab. 13)', ('TM+TE', ), ('selection swap', )),
+    ('ratio 0.25-0.5 > ratio 0.75-1.0 (Fig. 6)', ('ratio 0.25', 'TM+TE'), ('ratio 0.75', 'ratio 1.0')),
+    ('expansion at 0 > at 1/4 (Fig. 3)', ('TM+TE', ), ('expand at 1/4', )),
+    ('expansion at 0 > at 1/2 (Fig. 3)', ('TM+TE', ), ('expand at 1/2', )),
+    ('TM+TE > PCGrad (Tab. 3)', ('TM+TE', ), ('PCGrad', )),
+    ('pretrained Baseline MT > from scratch', ('Baseline MT', ), ('Baseline MT from scratch', )),
+)
 
 
 def mean_std(values: Sequence[float]) -> Tuple[float, float]:
@@ -156,6 +173,85 @@ def plot_conflicts(path: str, results: Mapping[str, Mapping[int, dict]], row_nam
     plt.close(figure)
 
 
+def per_seed_delta_m(runs: Mapping[int, dict], reference: Mapping[str, float]) -> Dict[int, float]:
+    """Δm of each seed's run against the ST reference."""
+    return {
+        seed: delta_m(run['metrics'], reference, LOWER_IS_BETTER)
+        for seed, run in runs.items() if all(key in run['metrics'] for key in reference)
+    }
+
+
+def _side_mean(deltas: Mapping[str, Mapping[int, float]], names: Sequence[str], seed: int) -> float:
+    return float(np.mean([deltas[name][seed] for name in names]))
+
+
+def claim_table(results: Mapping[str, Mapping[int, dict]], reference: Mapping[str, float]) -> Optional[str]:
+    """The paper's claims (:data:`CLAIMS`) as paired Δm differences over the seeds both sides ran, with 95 %
+    Student-t intervals and a verdict each."""
+    if not reference:
+        return None
+    deltas = {name: per_seed_delta_m(runs, reference) for name, runs in results.items()}
+    lines = ['| claim | mean paired difference of Δm (points) | 95 % interval | seeds | verdict |', '|---' * 5 + '|']
+    for claim, plus, minus in CLAIMS:
+        if not all(deltas.get(name) for name in plus + minus):
+            continue
+        seeds = set.intersection(*(set(deltas[name]) for name in plus + minus))
+        differences = paired_differences({s: _side_mean(deltas, plus, s)
+                                          for s in seeds}, {s: _side_mean(deltas, minus, s)
+                                                            for s in seeds})
+        interval = paired_interval(differences)
+        lines.append(f'| {claim} | {interval["mean"]:+.2f} | [{interval["low"]:+.2f}, {interval["high"]:+.2f}] | '
+                     f'{interval["n"]} | {verdict(interval)} |')
+    return '\n'.join(lines) if len(lines) > 2 else None
+
+
+def per_task_gain(results: Mapping[str, Mapping[int, dict]], metric_keys: Mapping[str, str], better: str,
+                  worse: str) -> Optional[str]:
+    """Per task, the paired difference ``better - worse`` of the main metric (signed so that + is better)."""
+    if not results.get(better) or not results.get(worse):
+        return None
+    lines = ['| task | metric | mean paired gain | 95 % interval | seeds | verdict |', '|---|---|---|---|---|---|']
+    for task, key in metric_keys.items():
+        sign = -1.0 if LOWER_IS_BETTER[key] else 1.0
+        first = {s: sign * run['metrics'][key] for s, run in results[better].items() if key in run['metrics']}
+        second = {s: sign * run['metrics'][key] for s, run in results[worse].items() if key in run['metrics']}
+        differences = paired_differences(first, second)
+        if not differences:
+            continue
+        interval = paired_interval(differences)
+        lines.append(f'| {task} | {key} | {interval["mean"]:+.3f} | [{interval["low"]:+.3f}, {interval["high"]:+.3f}] '
+                     f'| {interval["n"]} | {verdict(interval)} |')
+    return '\n'.join(lines) if len(lines) > 2 else None
+
+
+def analysis_diagnostics(results: Mapping[str, Mapping[int, dict]], row_names: Sequence[str]) -> Optional[str]:
+    """What the analysis saw, per row over its seeds: the range dimension k per block, how much the blocks' conflict
+    fractions differ (max - min over blocks; a flat profile cannot rank blocks), and how stable the chosen layer
+    sets are across seeds (mean pairwise Jaccard overlap; 1 = every seed chose the same blocks)."""
+    lines = [
+        '| row | seeds | k per block (mean over seeds) | range conflicts, min-max over blocks | null conflicts, '
+        'min-max | spread range / null | TM layers (Jaccard across seeds) | TE layers (Jaccard) |', '|---' * 8 + '|'
+    ]
+    for name in row_names:
+        plans = [run['plan'] for run in results.get(name, {}).values() if run.get('plan')]
+        if not plans:
+            continue
+        ks = np.mean([plan['ks'] for plan in plans], axis=0)
+        ranges = np.mean([plan['range_conflict'] for plan in plans], axis=0)
+        nulls = np.mean([plan['null_conflict'] for plan in plans], axis=0)
+        spreads = [np.mean([spread(plan[key]) for plan in plans]) for key in ('range_conflict', 'null_conflict')]
+        stability = [mean_pairwise_jaccard([plan[key] for plan in plans]) for key in ('tm_layers', 'te_layers')]
+        chosen = [sorted({layer for plan in plans for layer in plan[key]}) for key in ('tm_layers', 'te_layers')]
+        cells = [
+            name,
+            str(len(plans)), ' '.join(f'{k:.0f}' for k in ks), f'{ranges.min():.3f}-{ranges.max():.3f}',
+            f'{nulls.min():.3f}-{nulls.max():.3f}', f'{spreads[0]:.3f} / {spreads[1]:.3f}'
+        ]
+        cells += [f'{layers} ({"-" if value is None else f"{value:.2f}"})' for layers, value in zip(chosen, stability)]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) if len(lines) > 2 else None
+
+
 def observations(summaries: Mapping[str, dict], metric_keys: Mapping[str, str], reference: Mapping[str, float]) -> list:
     """Plain statements read off the numbers: transfer of Baseline MT per task, rows that differ from it in Δm."""
     lines = []
@@ -209,7 +305,33 @@ def write_report(markdown_path: str, plot_dir: str, results: Mapping[str, Mappin
     facts = observations(summaries, metric_keys, reference)
     if facts:
         parts += ['## What the numbers say', ''] + [f'- {fact}' for fact in facts] + ['']
-    groups = ['st', 'main', 'selection', 'ratio', 'expand_iter', 'mto']
+    claims = claim_table(results, reference)
+    if claims:
+        parts += [
+            '## The paper\'s claims, seed by seed', '',
+            'Each claim compares two rows on the same seeds (same data order and initialisation): the mean of the '
+            'per-seed differences of Δm, its two-sided 95 % Student-t interval (a paired t-test), and "reproduced" '
+            'when the interval lies above 0, "not reproduced" when it lies below 0 (it excludes the paper\'s sign), '
+            '"undecided" when it contains 0.', '', claims, ''
+        ]
+    diagnostics = analysis_diagnostics(results, ['TM+TE', 'TM', 'TE'])
+    if diagnostics:
+        parts += [
+            '## What the analysis saw', '',
+            'From each seed\'s plan (the analysis at the expansion): the range dimension k per block, the spread of '
+            'the blocks\' conflict fractions (max - min; coin flips give a flat profile near 0.5), and the blocks '
+            'chosen over all seeds with the mean pairwise Jaccard overlap of the seeds\' choices (1 = the same '
+            'blocks every time). If the choice is unstable, a comparison of selection rules (Tab. 2) compares noise.',
+            '', diagnostics, ''
+        ]
+    gain = per_task_gain(results, metric_keys, 'Baseline MT', 'Baseline MT from scratch')
+    if gain:
+        parts += [
+            '## Pretraining against training from scratch', '',
+            'Baseline MT fine-tuned from the pretrained backbone minus Baseline MT trained from scratch on the same '
+            'target scenes and seeds, per task (signed so that + is better).', '', gain, ''
+        ]
+    groups = ['st', 'pretraining', 'main', 'selection', 'ratio', 'expand_iter', 'mto']
     for group in groups:
         group_rows = [(row.name, summaries[row.name]) for row in rows if row.group == group and row.name in summaries]
         if group in ('selection', 'ratio', 'expand_iter') and 'TM+TE' in summaries:

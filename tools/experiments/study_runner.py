@@ -12,11 +12,12 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Sequence
 
 REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))  # tools/experiments/ -> the checkout
 TASKS = ('semseg', 'depth', 'normals', 'edge')
+PLAN_KEYS = ('ks', 'range_conflict', 'null_conflict', 'tm_layers', 'te_layers', 'range_variance', 'channels')
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class StudyScale:
         head_channels: Channels of each task head.
         batch_size / max_iters / warmup_iters / lr: The schedule (Adam, linear warm-up then poly decay).
         analysis_batches: Batches of the DTME analysis (and of each conflict-monitor measurement ×2).
+        scratch_lr: The LR of rows trained from scratch in a regime whose other rows fine-tune (``lr``).
     """
 
     name: str = 'cpu'
@@ -47,6 +49,7 @@ class StudyScale:
     warmup_iters: int = 30
     lr: float = 1e-3
     analysis_batches: int = 10
+    scratch_lr: float = 1e-3
 
     @property
     def generator(self) -> dict:
@@ -54,8 +57,18 @@ class StudyScale:
         height, width = self.image_size
         return dict(num_train=self.num_train, num_val=self.num_val, height=height, width=width, seed=0)
 
+    @property
+    def data_dir(self) -> str:
+        """Where the target scenes are rendered (below ``data/``), one folder per image size and scene count."""
+        height, width = self.image_size
+        counts = '' if (self.num_train, self.num_val) == (400, 100) else f'_n{self.num_train}_{self.num_val}'
+        return osp.join(REPO_ROOT, 'data', f'synthetic_{height}x{width}{counts}')
+
 
 CPU_SCALE = StudyScale()
+# The pretrained regime: the CPU scale's ViT fine-tuned from the pretraining stage (study_pretrain.py) on a smaller
+# target set (200 scenes, as NYUD-v2's 795 images are few for a ViT) at a fine-tuning LR, fixed before any run.
+PRETRAINED_SCALE = replace(CPU_SCALE, name='pretrained', num_train=200, lr=3e-4)
 # For a GPU: the demo's ViT-Tiny at 96×128 for 2,000 iterations.
 FULL_SCALE = StudyScale(
     name='full',
@@ -81,6 +94,8 @@ class StudyRow:
         dtme: Options of the config's ``DTMEHook`` changed for this row (``expand_iter`` as a fraction of the
             schedule is given as ``expand_fraction``).
         monitor: Measure range / null conflicts before and after training (paper Tab. 14).
+        from_scratch: In the pretrained regime, train this row from random weights at the scale's ``scratch_lr``
+            (the reference that shows what pretraining gives).
     """
 
     name: str
@@ -88,16 +103,20 @@ class StudyRow:
     config: str
     dtme: Dict[str, object] = field(default_factory=dict, hash=False)
     monitor: bool = False
+    from_scratch: bool = False
 
     @property
     def slug(self) -> str:
         return ''.join(c if c.isalnum() else '-' for c in self.name.lower()).strip('-')
 
 
-def study_rows() -> List[StudyRow]:
-    """All rows of the study, in report order."""
+def study_rows(regime: str = 'scratch') -> List[StudyRow]:
+    """All rows of the study, in report order; the pretrained regime adds Baseline MT from scratch."""
     dtme = 'configs/dtme/vitt_synth.py'
     rows = [StudyRow(f'ST {task}', 'st', f'configs/baseline/vitt_synth_st_{task}.py') for task in TASKS]
+    if regime == 'pretrained':
+        rows.append(
+            StudyRow('Baseline MT from scratch', 'pretraining', 'configs/baseline/vitt_synth.py', from_scratch=True))
     rows += [
         StudyRow('Baseline MT', 'main', 'configs/baseline/vitt_synth.py', monitor=True),
         StudyRow('TM', 'main', dtme, dict(variant='tm')),
@@ -120,8 +139,14 @@ def study_rows() -> List[StudyRow]:
     return rows
 
 
-def build_run_config(row: StudyRow, scale: StudyScale, seed: int, work_dir: str, data_root: str):
-    """The mmengine ``Config`` of one run: the row's config file at the study's scale, with ``seed``."""
+def build_run_config(row: StudyRow,
+                     scale: StudyScale,
+                     seed: int,
+                     work_dir: str,
+                     data_root: str,
+                     pretrained: Optional[str] = None):
+    """The mmengine ``Config`` of one run: the row's config file at the study's scale, with ``seed``; the backbone
+    starts from ``pretrained`` unless the row is ``from_scratch``."""
     from mmengine.config import Config
 
     from mmdtme.utils import resize_synthetic_config
@@ -134,7 +159,9 @@ def build_run_config(row: StudyRow, scale: StudyScale, seed: int, work_dir: str,
         cfg, scale.image_size,
         dict(patch_size=scale.patch_size, embed_dim=scale.embed_dim, depth=scale.depth, num_heads=scale.num_heads),
         scale.head_channels, scale.batch_size, data_root, scale.generator)
-    cfg.optim_wrapper.optimizer.lr = scale.lr
+    fine_tune = pretrained is not None and not row.from_scratch
+    cfg.model.backbone.pretrained = pretrained if fine_tune else None
+    cfg.optim_wrapper.optimizer.lr = scale.lr if fine_tune or pretrained is None else scale.scratch_lr
     cfg.param_scheduler = [
         dict(type='LinearLR', start_factor=0.1, begin=0, end=scale.warmup_iters, by_epoch=False),
         dict(type='PolyLR', eta_min=0, power=0.9, begin=scale.warmup_iters, end=scale.max_iters, by_epoch=False)
@@ -187,6 +214,11 @@ def run_one(config_file: str, result_file: str) -> dict:
     monitors = [hook for hook in runner.hooks if type(hook).__name__ == 'ConflictMonitorHook']
     if monitors:
         result['conflicts'] = monitors[0].history
+    plan_file = osp.join(cfg.work_dir, 'dtme_plan.json')
+    if osp.isfile(plan_file):  # what the analysis saw and chose, for the report's diagnostics
+        with open(plan_file) as f:
+            plan = json.load(f)
+        result['plan'] = {key: plan.get(key) for key in PLAN_KEYS}
     temporary = result_file + '.tmp'
     with open(temporary, 'w') as f:
         json.dump(result, f, indent=1)
@@ -200,7 +232,8 @@ def run_study(out_dir: str,
               scale: StudyScale,
               jobs: int = 2,
               data_root: Optional[str] = None,
-              log=print) -> Dict[str, Dict[int, dict]]:
+              log=print,
+              pretrained: Optional[str] = None) -> Dict[str, Dict[int, dict]]:
     """Run every (row, seed) whose ``result.json`` is missing, ``jobs`` at a time; return all results.
 
     Each run's config, log and result live in ``out_dir/runs/<row>/seed<k>/``. A failed run is reported with
@@ -208,7 +241,7 @@ def run_study(out_dir: str,
     """
     from mmdtme.datasets.synthetic import dataset_is_complete, generate_dataset
 
-    data_root = data_root or osp.join(REPO_ROOT, 'data', f'synthetic_{scale.image_size[0]}x{scale.image_size[1]}')
+    data_root = data_root or scale.data_dir
     if not dataset_is_complete(data_root, **scale.generator):
         generate_dataset(data_root, **scale.generator)  # once, before the runs start side by side
 
@@ -221,7 +254,7 @@ def run_study(out_dir: str,
             if osp.isfile(osp.join(run_dir, 'result.json')):
                 continue
             os.makedirs(run_dir, exist_ok=True)
-            cfg = build_run_config(row, scale, seed, run_dir, data_root)
+            cfg = build_run_config(row, scale, seed, run_dir, data_root, pretrained)
             cfg.dump(osp.join(run_dir, 'config.py'))
             pending.append((row, seed, run_dir))
     log(f'{len(pending)} run(s) to do, {len(rows) * len(seeds) - len(pending)} already done')

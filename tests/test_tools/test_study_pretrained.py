@@ -1,0 +1,174 @@
+"""The pretrained regime of the synthetic study: the cached pretraining stage, rows that fine-tune from it, and the
+paired statistics of the report."""
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+
+import study_pretrain
+from study_pretrain import PretrainSettings, cache_key, pretrain_backbone
+from study_report import claim_table, per_task_gain
+from study_runner import StudyScale, build_run_config, study_rows
+from study_stats import jaccard, mean_pairwise_jaccard, paired_interval, spread, verdict
+
+TINY = StudyScale(
+    name='tiny',
+    image_size=(16, 24),
+    num_train=8,
+    num_val=4,
+    embed_dim=16,
+    depth=4,
+    num_heads=2,
+    patch_size=8,
+    head_channels=8,
+    batch_size=2,
+    max_iters=2,
+    warmup_iters=1,
+    analysis_batches=1,
+    lr=3e-4)
+SETTINGS = PretrainSettings(num_scenes=6, iters=4, batch_size=3, warmup_iters=1, checkpoint_every=2)
+
+
+@pytest.fixture(scope='module')
+def pretrained(tmp_path_factory):
+    work_dir = str(tmp_path_factory.mktemp('study'))
+    return work_dir, pretrain_backbone(TINY, work_dir, SETTINGS, progress=False, log=lambda message: None)
+
+
+def test_pretraining_is_cached_reused_and_keyed_by_its_settings(pretrained, monkeypatch):
+    work_dir, weights = pretrained
+    monkeypatch.setattr(study_pretrain, 'masked_patch_loss', lambda *args: pytest.fail('the cache must be reused'))
+    logs = []
+    assert pretrain_backbone(TINY, work_dir, SETTINGS, progress=False, log=logs.append) == weights
+    assert logs == [f'pretrained backbone: {weights} (cached)']
+    assert cache_key(replace(SETTINGS, mask_ratio=0.6), TINY) != cache_key(SETTINGS, TINY)
+    assert cache_key(SETTINGS, replace(TINY, depth=5)) != cache_key(SETTINGS, TINY)
+    assert cache_key(SETTINGS, replace(TINY, num_train=4)) == cache_key(SETTINGS, TINY)  # the targets do not matter
+
+
+def test_an_interrupted_pretraining_resumes_to_the_same_weights(pretrained, tmp_path, monkeypatch):
+    _, uninterrupted = pretrained
+    calls, loss = [], study_pretrain.masked_patch_loss
+
+    def failing_at_the_third_step(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return loss(*args)
+
+    monkeypatch.setattr(study_pretrain, 'masked_patch_loss', failing_at_the_third_step)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain_backbone(TINY, str(tmp_path), SETTINGS, progress=False, log=lambda message: None)
+    monkeypatch.setattr(study_pretrain, 'masked_patch_loss', loss)
+    logs = []
+    resumed = pretrain_backbone(TINY, str(tmp_path), SETTINGS, progress=False, log=logs.append)
+    assert 'pretraining: resuming at iteration 2 of 4' in logs
+    first, second = torch.load(uninterrupted)['state_dict'], torch.load(resumed)['state_dict']
+    assert first.keys() == second.keys() and all(torch.equal(first[key], second[key]) for key in first)
+
+
+def test_rows_fine_tune_from_the_cache_and_the_scratch_row_does_not(pretrained, tmp_path):
+    import mmdtme.models  # noqa: F401
+    from mmdtme.registry import MODELS
+    _, weights = pretrained
+    cached = torch.load(weights)['state_dict']
+    rows = {row.name: row for row in study_rows('pretrained')}
+    assert 'Baseline MT from scratch' in rows and 'Baseline MT from scratch' not in {r.name for r in study_rows()}
+    for name, loaded, lr in (('TM+TE', True, TINY.lr), ('Baseline MT from scratch', False, TINY.scratch_lr)):
+        cfg = build_run_config(rows[name], TINY, 0, str(tmp_path / name), str(tmp_path / 'data'), weights)
+        assert cfg.optim_wrapper.optimizer.lr == lr
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model)
+        model.init_weights()  # what the runner does before the first step
+        state = model.backbone.vit.state_dict()
+        assert all(torch.equal(state[key], cached[key]) for key in cached) == loaded, name
+
+
+def test_paired_intervals_and_verdicts_against_hand_computed_values():
+    interval = paired_interval([1.0, 1.2, 0.8, 1.1, 0.9])
+    # mean 1, sd sqrt(0.1 / 4), t(0.975, 4) = 2.776445
+    half = 2.776445 * math.sqrt(0.025) / math.sqrt(5)
+    assert interval['mean'] == pytest.approx(1.0) and interval['sd'] == pytest.approx(math.sqrt(0.025))
+    assert (interval['low'], interval['high']) == pytest.approx((1 - half, 1 + half), abs=1e-6)
+    assert verdict(interval) == 'reproduced' and verdict(interval, expected_sign=-1) == 'not reproduced'
+    wide = paired_interval([1.0, 2.0, 3.0])  # t(0.975, 2) = 4.302653: [2 - 2.484, 2 + 2.484]
+    assert (wide['low'], wide['high']) == pytest.approx((2 - 4.302653 / math.sqrt(3), 2 + 4.302653 / math.sqrt(3)))
+    assert verdict(wide) == 'undecided'
+    assert verdict(paired_interval([-1.0, -1.2, -0.8])) == 'not reproduced'
+    single = paired_interval([0.5])
+    assert single['low'] == -math.inf and verdict(single) == 'undecided'
+
+
+def test_jaccard_and_spread_on_fixed_inputs():
+    assert jaccard([5, 6, 8], [5, 8, 9, 10]) == pytest.approx(2 / 5)
+    assert jaccard([], []) == 1.0 and jaccard([1], [2]) == 0.0
+    assert mean_pairwise_jaccard([[1, 2], [1, 2], [2, 3]]) == pytest.approx((1 + 1 / 3 + 1 / 3) / 3)
+    assert mean_pairwise_jaccard([[1]]) is None
+    assert spread([0.49, 0.53, 0.51]) == pytest.approx(0.04)
+
+
+def run(semseg, depth, seed_time=1.0):
+    return dict(metrics={'semseg/mIoU': semseg, 'depth/rmse': depth}, params=1, train_time_s=seed_time)
+
+
+def test_claims_compare_rows_seed_by_seed():
+    reference = {'semseg/mIoU': 40.0, 'depth/rmse': 1.0}
+    results = {
+        'Baseline MT': {
+            0: run(40.0, 1.0),
+            1: run(44.0, 1.0),
+            2: run(36.0, 1.0)
+        },  # Δm 0, +5, -5
+        'TM+TE': {
+            0: run(41.6, 1.0),
+            1: run(45.6, 1.0),
+            2: run(37.6, 1.0),
+            3: run(80.0, 0.1)
+        },  # +2 each, seed 3 alone
+        'Baseline MT from scratch': {
+            0: run(40.0, 1.2),
+            1: run(44.0, 1.2),
+            2: run(36.0, 1.2)
+        },
+    }
+    table = claim_table(results, reference)
+    # TM+TE - MT per shared seed: +2.00 (semseg +4 % / 2 tasks) three times: sd 0, interval [2, 2]
+    assert '| TM+TE > Baseline MT (Tab. 1) | +2.00 | [+2.00, +2.00] | 3 | reproduced |' in table
+    # pretrained - scratch: depth rmse 1.0 vs 1.2 is +20 % / 2 = +10 points of Δm on every seed
+    assert '| pretrained Baseline MT > from scratch | +10.00 | [+10.00, +10.00] | 3 | reproduced |' in table
+    assert 'TM > Baseline MT' not in table  # a claim with a missing row is left out
+    keys = {'semseg': 'semseg/mIoU', 'depth': 'depth/rmse'}
+    gain = per_task_gain(results, keys, 'Baseline MT', 'Baseline MT from scratch')
+    assert '| semseg | semseg/mIoU | +0.000 |' in gain
+    assert '| depth | depth/rmse | +0.200 | [+0.200, +0.200] | 3 |' in gain  # rmse 1.2 -> 1.0, signed + = better
+
+
+def test_diagnostics_read_k_spread_and_stability_off_the_seeds_plans():
+    from study_report import analysis_diagnostics
+
+    def plan(tm, te, ranges):
+        return dict(ks=[4, 2], range_conflict=ranges, null_conflict=[0.5, 0.5], tm_layers=tm, te_layers=te)
+
+    results = {'TM+TE': {0: dict(plan=plan([0], [1], [0.4, 0.6])), 1: dict(plan=plan([0], [0], [0.45, 0.55]))}}
+    table = analysis_diagnostics(results, ['TM+TE', 'TE'])
+    # spreads 0.2 and 0.1 -> 0.15; TM the same block twice (Jaccard 1), TE blocks 1 then 0 (Jaccard 0)
+    assert '| TM+TE | 2 | 4 2 | 0.425-0.575 | 0.500-0.500 | 0.150 / 0.000 | [0] (1.00) | [0, 1] (0.00) |' in table
+    assert analysis_diagnostics({}, ['TM+TE']) is None
+
+
+def test_a_study_run_fine_tunes_the_pretrained_backbone_and_keeps_its_plan(pretrained, tmp_path):
+    from study_runner import run_study
+    _, weights = pretrained
+    rows = [row for row in study_rows('pretrained') if row.name == 'TM+TE']
+    results = run_study(
+        str(tmp_path / 'study'),
+        rows, [0],
+        TINY,
+        data_root=str(tmp_path / 'data'),
+        log=lambda m: None,
+        pretrained=weights)
+    plan = results['TM+TE'][0]['plan']
+    assert len(plan['ks']) == TINY.depth and plan['tm_layers'] and plan['te_layers']
+    with open(tmp_path / 'study' / 'runs' / 'tm-te' / 'seed0' / 'run.log') as f:
+        assert f'backbone weights loaded from {weights}' in f.read()
