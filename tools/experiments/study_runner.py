@@ -92,7 +92,8 @@ class StudyRow:
         group: Table the row belongs to: ``main``, ``selection``, ``ratio``, ``expand_iter`` or ``mto``.
         config: Config file, relative to the repository root.
         dtme: Options of the config's ``DTMEHook`` changed for this row (``expand_iter`` as a fraction of the
-            schedule is given as ``expand_fraction``).
+            schedule is given as ``expand_fraction``; ``same_after=True`` trains the scale's full schedule after the
+            expansion, as the paper's Fig. 3 does, with the LR held at its peak until then).
         monitor: Measure range / null conflicts before and after training (paper Tab. 14).
         from_scratch: In the pretrained regime, train this row from random weights at the scale's ``scratch_lr``
             (the reference that shows what pretraining gives).
@@ -117,20 +118,27 @@ def study_rows(regime: str = 'scratch') -> List[StudyRow]:
     if regime == 'pretrained':
         rows.append(
             StudyRow('Baseline MT from scratch', 'pretraining', 'configs/baseline/vitt_synth.py', from_scratch=True))
+    pretrained = regime == 'pretrained'
     rows += [
         StudyRow('Baseline MT', 'main', 'configs/baseline/vitt_synth.py', monitor=True),
-        StudyRow('TM', 'main', dtme, dict(variant='tm')),
-        StudyRow('TE', 'main', dtme, dict(variant='te')),
+        StudyRow('TM', 'main', dtme, dict(variant='tm'), monitor=pretrained),  # Tab. 14: TM's range conflicts
+        StudyRow('TE', 'main', dtme, dict(variant='te'), monitor=pretrained),  # and TE's null conflicts
         StudyRow('TM+TE', 'main', dtme, monitor=True),
     ]
     rows += [
         StudyRow(f'selection {mode}', 'selection', dtme, dict(mode=mode)) for mode in ('random', 'reverse', 'swap')
     ]
     rows += [StudyRow(f'ratio {ratio}', 'ratio', dtme, dict(ratio=ratio)) for ratio in (0.25, 0.75, 1.0)]
-    rows += [
-        StudyRow(f'expand at {label}', 'expand_iter', dtme, dict(expand_fraction=fraction))
-        for label, fraction in (('1/4', 0.25), ('1/2', 0.5))
-    ]
+    if pretrained:  # Fig. 3's protocol: the same schedule after every expansion
+        rows += [
+            StudyRow('expand after head warm-up', 'expand_iter', dtme, dict(expand_after_warmup=True, same_after=True)),
+            StudyRow('expand at 1/4', 'expand_iter', dtme, dict(expand_fraction=0.25, same_after=True)),
+        ]
+    else:
+        rows += [
+            StudyRow(f'expand at {label}', 'expand_iter', dtme, dict(expand_fraction=fraction))
+            for label, fraction in (('1/4', 0.25), ('1/2', 0.5))
+        ]
     rows += [
         StudyRow(name, 'mto', f'configs/mto/{method}_vitt_synth.py')
         for name, method in (('PCGrad', 'pcgrad'), ('Nash-MTL', 'nashmtl'), ('FAMO', 'famo'))
@@ -162,15 +170,26 @@ def build_run_config(row: StudyRow,
     fine_tune = pretrained is not None and not row.from_scratch
     cfg.model.backbone.pretrained = pretrained if fine_tune else None
     cfg.optim_wrapper.optimizer.lr = scale.lr if fine_tune or pretrained is None else scale.scratch_lr
+    options = dict(row.dtme)
+    fraction = options.pop('expand_fraction', None)
+    if fraction is not None:
+        options['expand_iter'] = int(round(fraction * scale.max_iters))
+    if options.pop('expand_after_warmup', False):
+        options['expand_iter'] = scale.warmup_iters
+    same_after = options.pop('same_after', False)
+    decay_from = scale.warmup_iters
+    max_iters = scale.max_iters
+    if same_after:  # warm-up, the peak LR until the expansion, then the whole schedule's iterations decaying
+        decay_from = max(scale.warmup_iters, options['expand_iter'])
+        max_iters = options['expand_iter'] + scale.max_iters
     cfg.param_scheduler = [
         dict(type='LinearLR', start_factor=0.1, begin=0, end=scale.warmup_iters, by_epoch=False),
-        dict(type='PolyLR', eta_min=0, power=0.9, begin=scale.warmup_iters, end=scale.max_iters, by_epoch=False)
+        dict(type='PolyLR', eta_min=0, power=0.9, begin=decay_from, end=max_iters, by_epoch=False)
     ]
-    cfg.train_cfg.max_iters = scale.max_iters
-    cfg.train_cfg.val_interval = scale.max_iters + 1  # no validation: run_one tests the final model once
-    cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', by_epoch=False, interval=scale.max_iters, max_keep_ckpts=1)
-    cfg.default_hooks.logger.interval = max(1, scale.max_iters // 10)
+    cfg.train_cfg.max_iters = max_iters
+    cfg.train_cfg.val_interval = max_iters + 1  # no validation: run_one tests the final model once
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1)
+    cfg.default_hooks.logger.interval = max(1, max_iters // 10)
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
     # Δm is computed by the study against its own ST rows, not the config's fixed references.
     for name in ('val_evaluator', 'test_evaluator'):
@@ -182,16 +201,12 @@ def build_run_config(row: StudyRow,
         raise ValueError(f'row {row.name!r} sets DTME options but {row.config} has no DTMEHook')
     for hook in dtme_hooks:
         hook['max_batches'] = scale.analysis_batches
-        options = dict(row.dtme)
-        fraction = options.pop('expand_fraction', None)
-        if fraction is not None:
-            options['expand_iter'] = int(round(fraction * scale.max_iters))
         hook.update(options)
     if row.monitor:
         hooks.append(
             dict(
                 type='ConflictMonitorHook',
-                interval=scale.max_iters,
+                interval=max_iters,
                 num_batches=2 * scale.analysis_batches,
                 measure_before_train=True))
     cfg.custom_hooks = hooks
