@@ -75,7 +75,8 @@ def test_rows_fine_tune_from_the_cache_and_the_scratch_row_does_not(pretrained, 
     cached = torch.load(weights)['state_dict']
     rows = {row.name: row for row in study_rows('pretrained')}
     assert 'Baseline MT from scratch' in rows and 'Baseline MT from scratch' not in {r.name for r in study_rows()}
-    for name, loaded, lr in (('TM+TE', True, TINY.lr), ('Baseline MT from scratch', False, TINY.scratch_lr)):
+    for name, loaded, lr in (('TM+TE', True, TINY.lr), ('Baseline MT from scratch', False, TINY.scratch_lr),
+                             ('TM+TE from scratch', False, TINY.scratch_lr)):
         cfg = build_run_config(rows[name], TINY, 0, str(tmp_path / name), str(tmp_path / 'data'), weights)
         assert cfg.optim_wrapper.optimizer.lr == lr
         torch.manual_seed(0)

@@ -116,8 +116,11 @@ def study_rows(regime: str = 'scratch') -> List[StudyRow]:
     dtme = 'configs/dtme/vitt_synth.py'
     rows = [StudyRow(f'ST {task}', 'st', f'configs/baseline/vitt_synth_st_{task}.py') for task in TASKS]
     if regime == 'pretrained':
-        rows.append(
-            StudyRow('Baseline MT from scratch', 'pretraining', 'configs/baseline/vitt_synth.py', from_scratch=True))
+        rows += [
+            StudyRow('Baseline MT from scratch', 'pretraining', 'configs/baseline/vitt_synth.py', from_scratch=True),
+            # what the analysis sees without pretraining, on the same target scenes
+            StudyRow('TM+TE from scratch', 'pretraining', dtme, from_scratch=True),
+        ]
     pretrained = regime == 'pretrained'
     rows += [
         StudyRow('Baseline MT', 'main', 'configs/baseline/vitt_synth.py', monitor=True),
