@@ -11,8 +11,8 @@ Runs go to ``work_dirs/synthetic_study/<scale>/runs/<row>/seed<k>/`` (``--work-d
 study resumes where it stopped. The report is ``<out>.md`` and its plots are in ``<out>/``.
 """
 import argparse
+import json
 import os.path as osp
-import time
 
 # study_runner and study_report sit next to this script (its folder is the first entry of sys.path)
 from study_runner import (CPU_SCALE, FULL_SCALE, PRETRAINED_SCALE, REPO_ROOT, collect_results, run_one, run_study,
@@ -40,6 +40,23 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--run-one', help=argparse.SUPPRESS)
     parser.add_argument('--result', help=argparse.SUPPRESS)
     return parser.parse_args()
+
+
+def runs_wall_time(work_dir: str, rows, seeds) -> float:
+    """Seconds from the first run's config to the last run's result, read off the files (stops included)."""
+    starts, ends = [], []
+    for row in rows:
+        for seed in seeds:
+            run_dir = osp.join(work_dir, 'runs', row.slug, f'seed{seed}')
+            if osp.isfile(osp.join(run_dir, 'result.json')):
+                starts.append(osp.getmtime(osp.join(run_dir, 'config.py')))
+                ends.append(osp.getmtime(osp.join(run_dir, 'result.json')))
+    return max(ends) - min(starts) if starts else 0.0
+
+
+def pretrain_seconds(weights: str) -> float:
+    with open(osp.join(osp.dirname(weights), 'pretrain.json')) as f:
+        return json.load(f)['seconds']
 
 
 def main() -> None:
@@ -79,9 +96,9 @@ def main() -> None:
         pretraining = (f' The backbone is pretrained first ({settings.iters} iterations of masked-patch '
                        f'reconstruction, {settings.mask_ratio:.0%} of the patches masked, batch {settings.batch_size}, '
                        f'AdamW lr {settings.lr}, on {settings.num_scenes} other scenes (seed {settings.seed}) with '
-                       f'colour jitter {settings.colour_jitter}; `{osp.relpath(pretrained, REPO_ROOT)}`); every row '
-                       f'but "Baseline MT from scratch" (lr {scale.scratch_lr}) fine-tunes it.')
-    start = time.perf_counter()
+                       f'colour jitter {settings.colour_jitter}, in {pretrain_seconds(pretrained) / 60:.0f} min; '
+                       f'`{osp.relpath(pretrained, work_dir)}` in the work dir); every row but the "from scratch" '
+                       f'ones (lr {scale.scratch_lr}) fine-tunes it.')
     if args.report_only:
         results = collect_results(work_dir, rows, seeds)
     else:
@@ -92,8 +109,9 @@ def main() -> None:
                f'patch {scale.patch_size}) {origin} on {scale.num_train} / {scale.num_val} synthetic scenes of '
                f'{height}×{width}, batch {scale.batch_size}, {scale.max_iters} iterations (Adam, lr {scale.lr}), '
                f'DTME analysis on {scale.analysis_batches} batches; seeds {seeds}.{pretraining}')
-    if not args.report_only:
-        setting += f' Wall time of the runs: {(time.perf_counter() - start) / 60:.0f} min (--jobs {args.jobs}).'
+    span = runs_wall_time(work_dir, rows, seeds)
+    if span:
+        setting += f' Wall time of the runs: {span / 60:.0f} min (--jobs {args.jobs}; first config to last result).'
 
     out = osp.abspath(args.out)
     write_report(out + '.md', out, results, rows, setting)
