@@ -142,7 +142,7 @@ def test_claims_compare_rows_seed_by_seed():
     keys = {'semseg': 'semseg/mIoU', 'depth': 'depth/rmse'}
     gain = per_task_gain(results, keys, 'Baseline MT', 'Baseline MT from scratch')
     assert '| semseg | semseg/mIoU | +0.000 |' in gain
-    assert '| depth | depth/rmse | +0.200 | [+0.200, +0.200] | 3 |' in gain  # rmse 1.2 -> 1.0, signed + = better
+    assert '| depth | depth/rmse | +0.200 | [+0.200, +0.200] | 3 | better |' in gain  # rmse 1.2 -> 1.0: + = better
 
 
 def test_diagnostics_read_k_spread_and_stability_off_the_seeds_plans():

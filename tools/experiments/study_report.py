@@ -242,7 +242,7 @@ def per_task_gain(results: Mapping[str, Mapping[int, dict]], metric_keys: Mappin
     """Per task, the paired difference ``better - worse`` of the main metric (signed so that + is better)."""
     if not results.get(better) or not results.get(worse):
         return None
-    lines = ['| task | metric | mean paired gain | 95 % interval | seeds | verdict |', '|---|---|---|---|---|---|']
+    lines = ['| task | metric | mean paired gain | 95 % interval | seeds | fine-tuned is |', '|---' * 6 + '|']
     for task, key in metric_keys.items():
         sign = -1.0 if LOWER_IS_BETTER[key] else 1.0
         first = {s: sign * run['metrics'][key] for s, run in results[better].items() if key in run['metrics']}
@@ -251,8 +251,9 @@ def per_task_gain(results: Mapping[str, Mapping[int, dict]], metric_keys: Mappin
         if not differences:
             continue
         interval = paired_interval(differences)
+        outcome = {'reproduced': 'better', 'not reproduced': 'worse'}.get(verdict(interval), 'undecided')
         lines.append(f'| {task} | {key} | {interval["mean"]:+.3f} | [{interval["low"]:+.3f}, {interval["high"]:+.3f}] '
-                     f'| {interval["n"]} | {verdict(interval)} |')
+                     f'| {interval["n"]} | {outcome} |')
     return '\n'.join(lines) if len(lines) > 2 else None
 
 
