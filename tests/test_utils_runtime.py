@@ -38,6 +38,9 @@ def test_random_weights_on_real_data_are_one_warning_and_synthetic_runs_stay_qui
     real.model.backbone.pretrained = None
     assert backbone_weights.random_init_on_real_data(real)
     assert not backbone_weights.random_init_on_real_data(synthetic)
+    real.load_from = 'work_dirs/run/iter_1000.pth'
+    assert not backbone_weights.random_init_on_real_data(real)  # the checkpoint's weights, not random ones
+    real.load_from = None
     warnings = []
     monkeypatch.setattr(backbone_weights, 'print_log', lambda message, **kwargs: warnings.append((message, kwargs)))
     backbone_weights.warn_random_init(real)

@@ -36,7 +36,10 @@ def prepare_backbone_weights(cfg, resuming: bool = False) -> None:
 
 
 def random_init_on_real_data(cfg) -> bool:
-    """Whether the backbone starts from random weights on a dataset the paper fine-tunes pretrained ViTs on."""
+    """Whether the backbone starts from random weights on a dataset the paper fine-tunes pretrained ViTs on (a run
+    that loads or resumes a checkpoint starts from its weights)."""
+    if cfg.get('load_from') or cfg.get('resume'):
+        return False
     backbone = cfg.model.get('backbone') or {}
     dataset = (cfg.get('train_dataloader') or {}).get('dataset') or {}
     return backbone.get('pretrained') is None and dataset.get('type') not in FROM_SCRATCH_DATASETS
