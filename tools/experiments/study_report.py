@@ -133,7 +133,7 @@ def plot_curve(path: str, x_labels: Sequence[str], summaries: Sequence[dict], ti
     import matplotlib.pyplot as plt
 
     points = [(label, s['delta_m']) for label, s in zip(x_labels, summaries) if s and 'delta_m' in s]
-    if not points:
+    if len(points) < 2:  # a curve needs two settings
         return
     figure, axis = plt.subplots(figsize=(4.5, 3.2))
     axis.errorbar(range(len(points)), [p[1][0] for p in points], yerr=[p[1][1] for p in points], marker='o', capsize=3)
@@ -370,6 +370,8 @@ def write_report(markdown_path: str, plot_dir: str, results: Mapping[str, Mappin
     groups = ['st', 'pretraining', 'main', 'selection', 'ratio', 'expand_iter', 'mto']
     for group in groups:
         group_rows = [(row.name, summaries[row.name]) for row in rows if row.group == group and row.name in summaries]
+        if not group_rows:  # no row of the group ran: no table of its reference row alone
+            continue
         if group in ('selection', 'ratio', 'expand_iter') and 'TM+TE' in summaries:
             reference_row = {
                 'selection': 'TM+TE (conflict)',
