@@ -64,15 +64,18 @@ class PretrainSettings:
 
 
 def backbone_config(scale) -> dict:
-    """The study's ViT at ``scale``, as the synthetic configs build it after ``resize_synthetic_config``."""
-    return dict(
-        type='TimmViT',
-        model_name='vit_tiny_patch16_224',
+    """The study's ViT at ``scale``: the synthetic configs' backbone with the size ``resize_synthetic_config`` gives
+    it, so that the pretrained weights fit every row."""
+    from mmengine.config import Config
+
+    from study_runner import REPO_ROOT
+    backbone = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'baseline', 'vitt_synth.py')).model.backbone.to_dict()
+    backbone.update(
         img_size=tuple(scale.image_size),
         pretrained=None,
-        drop_path_rate=0.0,
         model_kwargs=dict(
             patch_size=scale.patch_size, embed_dim=scale.embed_dim, depth=scale.depth, num_heads=scale.num_heads))
+    return backbone
 
 
 def cache_key(settings: PretrainSettings, scale) -> str:
