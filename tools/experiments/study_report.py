@@ -67,6 +67,14 @@ def st_reference(results: Mapping[str, Mapping[int, dict]], metric_keys: Mapping
     return reference
 
 
+def per_seed_delta_m(runs: Mapping[int, dict], reference: Mapping[str, float]) -> Dict[int, float]:
+    """Δm of each seed's run against the ST reference."""
+    return {
+        seed: delta_m(run['metrics'], reference, LOWER_IS_BETTER)
+        for seed, run in runs.items() if all(key in run['metrics'] for key in reference)
+    }
+
+
 def summarize_row(runs: Mapping[int, dict], metric_keys: Mapping[str, str], reference: Mapping[str, float]) -> dict:
     """Per-task mean ± std, Δm (computed per seed, then mean ± std), params and train time of one row."""
     summary = dict(seeds=sorted(runs), metrics={})
@@ -74,9 +82,9 @@ def summarize_row(runs: Mapping[int, dict], metric_keys: Mapping[str, str], refe
         values = [run['metrics'][key] for run in runs.values() if key in run['metrics']]
         if values:
             summary['metrics'][key] = mean_std(values)
-    complete = [run for run in runs.values() if all(key in run['metrics'] for key in reference)]
-    if reference and complete and len(reference) == len(metric_keys):
-        summary['delta_m'] = mean_std([delta_m(run['metrics'], reference, LOWER_IS_BETTER) for run in complete])
+    per_seed = per_seed_delta_m(runs, reference)
+    if reference and per_seed and len(reference) == len(metric_keys):
+        summary['delta_m'] = mean_std(list(per_seed.values()))
     summary['params'] = float(np.mean([run['params'] for run in runs.values()]))
     summary['train_time_s'] = mean_std([run['train_time_s'] for run in runs.values()])
     return summary
@@ -174,14 +182,6 @@ def plot_conflicts(path: str, results: Mapping[str, Mapping[int, dict]], row_nam
     plt.close(figure)
 
 
-def per_seed_delta_m(runs: Mapping[int, dict], reference: Mapping[str, float]) -> Dict[int, float]:
-    """Δm of each seed's run against the ST reference."""
-    return {
-        seed: delta_m(run['metrics'], reference, LOWER_IS_BETTER)
-        for seed, run in runs.items() if all(key in run['metrics'] for key in reference)
-    }
-
-
 # Tab. 14 as paired comparisons of how much a row's conflicts fall during training (before - after, per seed).
 CONFLICT_CLAIMS = (
     ('TM lowers range conflicts more than Baseline MT (Tab. 14)', 'TM', 'range'),
@@ -207,9 +207,14 @@ def conflict_claim_lines(results: Mapping[str, Mapping[int, dict]]) -> list:
             conflict_drops(results.get(row, {}), space), conflict_drops(results.get('Baseline MT', {}), space))
         if differences:
             interval = paired_interval(differences)
-            lines.append(f'| {claim} | {100 * interval["mean"]:+.2f} | [{100 * interval["low"]:+.2f}, '
-                         f'{100 * interval["high"]:+.2f}] | {interval["n"]} | {verdict(interval)} |')
+            lines.append(f'| {claim} | {_interval_cells(interval, 2, scale=100.0)} | {verdict(interval)} |')
     return lines
+
+
+def _interval_cells(interval: Mapping[str, float], digits: int, scale: float = 1.0) -> str:
+    """``mean | [low, high] | n``: the cells of a paired interval in a table row."""
+    mean, low, high = (scale * interval[key] for key in ('mean', 'low', 'high'))
+    return f'{mean:+.{digits}f} | [{low:+.{digits}f}, {high:+.{digits}f}] | {interval["n"]}'
 
 
 def _side_mean(deltas: Mapping[str, Mapping[int, float]], names: Sequence[str], seed: int) -> float:
@@ -231,8 +236,7 @@ def claim_table(results: Mapping[str, Mapping[int, dict]], reference: Mapping[st
                                           for s in seeds}, {s: _side_mean(deltas, minus, s)
                                                             for s in seeds})
         interval = paired_interval(differences)
-        lines.append(f'| {claim} | {interval["mean"]:+.2f} | [{interval["low"]:+.2f}, {interval["high"]:+.2f}] | '
-                     f'{interval["n"]} | {verdict(interval)} |')
+        lines.append(f'| {claim} | {_interval_cells(interval, 2)} | {verdict(interval)} |')
     lines += conflict_claim_lines(results)  # in points of conflict fraction (x 100)
     return '\n'.join(lines) if len(lines) > 2 else None
 
@@ -252,8 +256,7 @@ def per_task_gain(results: Mapping[str, Mapping[int, dict]], metric_keys: Mappin
             continue
         interval = paired_interval(differences)
         outcome = {'reproduced': 'better', 'not reproduced': 'worse'}.get(verdict(interval), 'undecided')
-        lines.append(f'| {task} | {key} | {interval["mean"]:+.3f} | [{interval["low"]:+.3f}, {interval["high"]:+.3f}] '
-                     f'| {interval["n"]} | {outcome} |')
+        lines.append(f'| {task} | {key} | {_interval_cells(interval, 3)} | {outcome} |')
     return '\n'.join(lines) if len(lines) > 2 else None
 
 
