@@ -212,3 +212,22 @@ def test_tab_14_claims_compare_the_fall_of_conflicts_seed_by_seed():
         '| TM lowers range conflicts more than Baseline MT (Tab. 14) | +5.00 | [+5.00, +5.00] | 2 | '
         'reproduced |'
     ]
+
+
+def test_wall_time_spans_the_finished_runs_files(tmp_path):
+    import os
+
+    from synthetic_study import runs_wall_time
+    rows = [row for row in study_rows() if row.name in ('Baseline MT', 'TM+TE')]
+    for row, start, end in ((rows[0], 1000.0, 1100.0), (rows[1], 1050.0, 1400.0)):
+        run_dir = tmp_path / 'runs' / row.slug / 'seed0'
+        run_dir.mkdir(parents=True)
+        for name, stamp in (('config.py', start), ('result.json', end)):
+            (run_dir / name).write_text('{}')
+            os.utime(run_dir / name, (stamp, stamp))
+    unfinished = tmp_path / 'runs' / rows[0].slug / 'seed1'
+    unfinished.mkdir()
+    (unfinished / 'config.py').write_text('')  # no result: not counted
+    os.utime(unfinished / 'config.py', (10.0, 10.0))
+    assert runs_wall_time(str(tmp_path), rows, [0, 1]) == pytest.approx(400.0)
+    assert runs_wall_time(str(tmp_path / 'empty'), rows, [0]) == 0.0
