@@ -10,7 +10,7 @@ import study_pretrain
 from study_pretrain import PretrainSettings, cache_key, pretrain_backbone
 from study_report import claim_table, per_task_gain
 from study_runner import StudyScale, build_run_config, study_rows
-from study_stats import jaccard, mean_pairwise_jaccard, paired_interval, spread, verdict
+from study_stats import expected_random_jaccard, jaccard, mean_pairwise_jaccard, paired_interval, spread, verdict
 
 TINY = StudyScale(
     name='tiny',
@@ -107,6 +107,9 @@ def test_jaccard_and_spread_on_fixed_inputs():
     assert mean_pairwise_jaccard([[1, 2], [1, 2], [2, 3]]) == pytest.approx((1 + 1 / 3 + 1 / 3) / 3)
     assert mean_pairwise_jaccard([[1]]) is None
     assert spread([0.49, 0.53, 0.51]) == pytest.approx(0.04)
+    # two draws of 4 of 8: overlap 0..4 with probabilities 1, 16, 36, 16, 1 (/ 70), Jaccard i / (8 - i)
+    assert expected_random_jaccard(8, 4) == pytest.approx((16 / 7 + 36 * 2 / 6 + 16 * 3 / 5 + 1) / 70)
+    assert expected_random_jaccard(4, 4) == pytest.approx(1.0) and expected_random_jaccard(8, 0) == 1.0
 
 
 def run(semseg, depth, seed_time=1.0):
@@ -161,7 +164,8 @@ def test_diagnostics_read_k_spread_and_stability_off_the_seeds_plans():
 def test_a_study_run_fine_tunes_the_pretrained_backbone_and_keeps_its_plan(pretrained, tmp_path):
     from study_runner import run_study
     _, weights = pretrained
-    rows = [row for row in study_rows('pretrained') if row.name == 'TM+TE']
+    probe = 'analysis pretrained, after head warm-up, half B'
+    rows = [row for row in study_rows('pretrained') if row.name in ('TM+TE', probe)]
     results = run_study(
         str(tmp_path / 'study'),
         rows, [0],
@@ -171,8 +175,64 @@ def test_a_study_run_fine_tunes_the_pretrained_backbone_and_keeps_its_plan(pretr
         pretrained=weights)
     plan = results['TM+TE'][0]['plan']
     assert len(plan['ks']) == TINY.depth and plan['tm_layers'] and plan['te_layers']
+    assert len(plan['eigenvalues']) == TINY.depth and len(plan['eigenvalue_totals']) == TINY.depth
     with open(tmp_path / 'study' / 'runs' / 'tm-te' / 'seed0' / 'run.log') as f:
         assert f'backbone weights loaded from {weights}' in f.read()
+    # the probe analysed after the warm-up, took one step, kept its plan and was not tested
+    assert results[probe][0]['metrics'] == {} and len(results[probe][0]['plan']['ks']) == TINY.depth
+    with open(tmp_path / 'study' / 'runs' / 'analysis-pretrained--after-head-warm-up--half-b' / 'seed0' /
+              'run.log') as f:
+        log = f.read()
+    assert 'Iter(train) [2/2]' in log and 'Iter(train) [3/' not in log and 'Iter(test)' not in log
+
+
+def test_analysis_probes_read_one_half_of_the_scenes_and_stop_after_the_analysis(tmp_path):
+    scale = replace(TINY, num_train=10, max_iters=12, warmup_iters=3)
+    probes = {row.name: row for row in study_rows('pretrained') if row.probe}
+    assert len(probes) == 8 and not [row for row in study_rows() if row.probe]
+    for name, expand_iter, indices, weights in (
+        ('analysis pretrained, iteration 0, half A', 0, [0, 1, 2, 3, 4], 'weights.pth'),
+        ('analysis from scratch, after head warm-up, half B', 3, [5, 6, 7, 8, 9], None),
+    ):
+        cfg = build_run_config(probes[name], scale, 0, str(tmp_path), str(tmp_path / 'data'), 'weights.pth')
+        hook = cfg.custom_hooks[0]
+        assert hook['expand_iter'] == expand_iter and hook['analysis_dataloader']['dataset']['indices'] == indices
+        assert hook['analysis_dataloader']['sampler']['shuffle'] is False
+        assert cfg.train_cfg.max_iters == expand_iter + 1 and cfg.study_probe
+        assert cfg.default_hooks.checkpoint['save_last'] is False
+        assert cfg.model.backbone.pretrained == weights
+        assert cfg.param_scheduler[1]['end'] == 12  # the LR of a real run up to the analysis
+
+
+def test_selection_stability_compares_seeds_and_halves_of_the_probes():
+    from study_report import selection_stability
+
+    def plan(tm, te, top=(3.0, 1.0)):
+        return dict(
+            ks=[2, 1],
+            eigenvalues=[list(top), [1.0, 1.0]],
+            eigenvalue_totals=[8.0, 4.0],
+            range_conflict=[0.4, 0.5],
+            null_conflict=[0.5, 0.5],
+            tm_layers=tm,
+            te_layers=te)
+
+    results = {
+        'analysis pretrained, iteration 0, half A': {
+            0: dict(plan=plan([0], [1])),
+            1: dict(plan=plan([0], [0]))
+        },
+        'analysis pretrained, iteration 0, half B': {
+            0: dict(plan=plan([0], [1], top=(7.0, 1.0))),
+            1: dict(plan=plan([1], [0, 1]))
+        },
+    }
+    table = selection_stability(results)
+    # top-8 shares: block 0 (4 / 8, 4 / 8, 8 / 8, 4 / 8) -> 0.625, block 1 2 / 4; TM across seeds: A 1, B 0;
+    # A vs B: seed 0 1, seed 1 0 -> 0.5; TE across seeds: A 0, B 0.5; A vs B: seed 0 1, seed 1 1 / 2 -> 0.75
+    assert table.splitlines()[2] == ('| pretrained | iteration 0 | 4 | 2 1 | 0.62 0.50 | 0.100 / 0.000 | 1.00 / 0.00 | '
+                                     '0.50 | 0.00 / 0.50 | 0.75 |')
+    assert len(table.splitlines()) == 3 and selection_stability({}) is None
 
 
 def test_expansion_rows_of_the_pretrained_regime_train_the_whole_schedule_after_expanding(tmp_path):

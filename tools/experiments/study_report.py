@@ -7,7 +7,9 @@ import numpy as np
 
 from mmdtme.evaluation.delta_m import delta_m
 from mmdtme.structures import LOWER_IS_BETTER, MAIN_METRICS
-from study_stats import mean_pairwise_jaccard, paired_differences, paired_interval, spread, verdict
+from study_runner import HALVES, PROBE_ORIGINS, PROBE_TIMES, probe_name
+from study_stats import (expected_random_jaccard, jaccard, mean_pairwise_jaccard, paired_differences, paired_interval,
+                         spread, verdict)
 
 STUDY_TASKS = ('semseg', 'depth', 'normals', 'edge')  # table order
 GROUP_TITLES = dict(
@@ -288,6 +290,110 @@ def analysis_diagnostics(results: Mapping[str, Mapping[int, dict]], row_names: S
     return '\n'.join(lines) if len(lines) > 2 else None
 
 
+TOP_EIGENVALUES = 8  # the stability table's summary of a spectrum: the variance share of the top 8 dimensions
+
+
+def top_share(plan: Mapping[str, list]) -> list:
+    """Per block, the share of the covariance's trace held by its :data:`TOP_EIGENVALUES` largest eigenvalues."""
+    return [
+        sum(values[:TOP_EIGENVALUES]) / total for values, total in zip(plan['eigenvalues'], plan['eigenvalue_totals'])
+    ]
+
+
+def _stability_cell(across_seeds: Sequence[Optional[float]], across_halves: Optional[float]) -> str:
+    seeds = ' / '.join('-' if value is None else f'{value:.2f}' for value in across_seeds)
+    halves = '-' if across_halves is None else f'{across_halves:.2f}'
+    return f'{seeds} | {halves}'
+
+
+def selection_stability(results: Mapping[str, Mapping[int, dict]]) -> Optional[str]:
+    """One line per analysis-probe condition (backbone origin x analysis time): the range dimension k and the
+    variance share of the top eigenvalues per block, the spread of the conflict fractions over blocks, and the
+    Jaccard overlap of the chosen TM / TE layers across seeds (within each half of the scenes) and across the two
+    halves (same seed, mean over seeds)."""
+    lines = [
+        '| backbone | analysis at | seeds | k per block | top-8 variance share per block | spread range / null | '
+        'TM: Jaccard across seeds (A / B) | TM: A vs B | TE: Jaccard across seeds (A / B) | TE: A vs B |',
+        '|---' * 10 + '|'
+    ]
+    for origin in PROBE_ORIGINS:
+        for when in PROBE_TIMES:
+            halves = [{
+                seed: run['plan']
+                for seed, run in results.get(probe_name(origin, when, half), {}).items() if run.get('plan')
+            } for half in HALVES]
+            plans = [plan for by_seed in halves for plan in by_seed.values()]
+            if not plans:
+                continue
+            ks = np.mean([plan['ks'] for plan in plans], axis=0)
+            shares = np.mean([top_share(plan) for plan in plans], axis=0)
+            spreads = [np.mean([spread(plan[key]) for plan in plans]) for key in ('range_conflict', 'null_conflict')]
+            cells = [
+                origin, when,
+                str(len(plans)), ' '.join(f'{k:.0f}' for k in ks), ' '.join(f'{share:.2f}' for share in shares),
+                f'{spreads[0]:.3f} / {spreads[1]:.3f}'
+            ]
+            for key in ('tm_layers', 'te_layers'):
+                across_seeds = [mean_pairwise_jaccard([plan[key] for plan in by_seed.values()]) for by_seed in halves]
+                both = sorted(set(halves[0]) & set(halves[1]))
+                across_halves = (
+                    float(np.mean([jaccard(halves[0][s][key], halves[1][s][key]) for s in both])) if both else None)
+                cells.append(_stability_cell(across_seeds, across_halves))
+            lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) if len(lines) > 2 else None
+
+
+def _selection_size(results: Mapping[str, Mapping[int, dict]]) -> Tuple[int, int]:
+    """(blocks, TE layers chosen) of the first probe plan found."""
+    plan = next(run['plan'] for name in results if name.startswith('analysis ') for run in results[name].values()
+                if run.get('plan'))
+    return len(plan['ks']), len(plan['te_layers'])
+
+
+def plot_spectra(path: str, results: Mapping[str, Mapping[int, dict]]) -> bool:
+    """The top eigenvalues of each block's token covariance as shares of its trace (mean over the probes' seeds and
+    halves), one panel per backbone origin and analysis time; ``False`` when no probe ran."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(
+        len(PROBE_ORIGINS), len(PROBE_TIMES), figsize=(9, 6.4), sharex=True, sharey=True, squeeze=False)
+    drawn = False
+    for row, origin in enumerate(PROBE_ORIGINS):
+        for column, when in enumerate(PROBE_TIMES):
+            axis = axes[row][column]
+            plans = [
+                run['plan'] for half in HALVES for run in results.get(probe_name(origin, when, half), {}).values()
+                if run.get('plan')
+            ]
+            axis.set_title(f'{origin}, {when}', fontsize=9)
+            if not plans:
+                continue
+            drawn = True
+            shares = np.mean(
+                [[np.asarray(values) / total for values, total in zip(plan['eigenvalues'], plan['eigenvalue_totals'])]
+                 for plan in plans],
+                axis=0)
+            ks = np.mean([plan['ks'] for plan in plans], axis=0)
+            colours = plt.cm.viridis(np.linspace(0, 0.9, len(shares)))
+            for block, (values, colour) in enumerate(zip(shares, colours)):
+                axis.semilogy(
+                    np.arange(1,
+                              len(values) + 1), values, color=colour, label=f'block {block} (k {ks[block]:.0f})')
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=6, ncol=2)
+    for axis in axes[-1]:
+        axis.set_xlabel('eigenvalue rank')
+    for axis in axes[:, 0]:
+        axis.set_ylabel('share of the trace')
+    if drawn:
+        figure.tight_layout()
+        figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return drawn
+
+
 def observations(summaries: Mapping[str, dict], metric_keys: Mapping[str, str], reference: Mapping[str, float]) -> list:
     """Plain statements read off the numbers: transfer of Baseline MT per task, rows that differ from it in Δm."""
     lines = []
@@ -363,6 +469,23 @@ def write_report(markdown_path: str, plot_dir: str, results: Mapping[str, Mappin
             'The expansion rows show the analysis after the head warm-up and at 1/4 of training; "from scratch" the '
             'analysis of a randomly initialised ViT on the same scenes.', '', diagnostics, ''
         ]
+    stability = selection_stability(results)
+    if stability:
+        depth, chosen = _selection_size(results)
+        parts += [
+            '## Selection stability and spectra (analysis probes)', '',
+            'The analysis alone, run for every seed on each half of the target scenes (A: the first half of the '
+            'training scenes, B: the second; as many batches of each as the rows\' analysis reads), on the '
+            'pretrained and on a random backbone, at iteration 0 and after the head warm-up. k is the range dimension '
+            '(of the embedding\'s channels), the top-8 share the variance held by the 8 largest eigenvalues (a steep '
+            'spectrum holds much), the spread the max - min of the blocks\' conflict fractions; the Jaccard columns '
+            'say how far the chosen TM / TE layers agree across seeds (mean over pairs, per half) and between the '
+            'halves of one seed (mean over seeds). 1 = always the same layers; two random draws of '
+            f'{chosen} of {depth} layers overlap by {expected_random_jaccard(depth, chosen):.2f} '
+            'on average.', '', stability, ''
+        ]
+        if plot_spectra(osp.join(plot_dir, 'spectra.png'), results):
+            parts += [f'![eigenvalue spectra]({plot_rel}/spectra.png)', '']
     gain = per_task_gain(results, metric_keys, 'Baseline MT', 'Baseline MT from scratch')
     if gain:
         parts += [

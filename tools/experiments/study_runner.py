@@ -17,7 +17,9 @@ from typing import Dict, List, Optional, Sequence
 
 REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))  # tools/experiments/ -> the checkout
 TASKS = ('semseg', 'depth', 'normals', 'edge')
-PLAN_KEYS = ('ks', 'range_conflict', 'null_conflict', 'tm_layers', 'te_layers', 'range_variance', 'channels')
+PLAN_KEYS = ('ks', 'eigenvalues', 'eigenvalue_totals', 'range_conflict', 'null_conflict', 'tm_layers', 'te_layers',
+             'range_variance', 'channels')
+HALVES = ('A', 'B')  # the two disjoint halves of the target scenes that the analysis probes read
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class StudyRow:
         monitor: Measure range / null conflicts before and after training (paper Tab. 14).
         from_scratch: In the pretrained regime, train this row from random weights at the scale's ``scratch_lr``
             (the reference that shows what pretraining gives).
+        probe: Run the DTME analysis only: train up to ``expand_iter``, analyse one half of the target scenes
+            (``analysis_half`` in ``dtme``: 0 or 1), take one step and stop, untested; the run keeps the plan.
     """
 
     name: str
@@ -107,16 +111,48 @@ class StudyRow:
     dtme: Dict[str, object] = field(default_factory=dict, hash=False)
     monitor: bool = False
     from_scratch: bool = False
+    probe: bool = False
 
     @property
     def slug(self) -> str:
         return ''.join(c if c.isalnum() else '-' for c in self.name.lower()).strip('-')
 
 
+PROBE_ORIGINS = ('pretrained', 'from scratch')
+PROBE_TIMES = ('iteration 0', 'after head warm-up')
+
+
+def probe_name(origin: str, when: str, half: str) -> str:
+    """Row name of the analysis probe of one backbone origin, analysis time and half of the target scenes."""
+    return f'analysis {origin}, {when}, half {half}'
+
+
+def analysis_probes() -> List[StudyRow]:
+    """The analysis of the pretrained and of a random backbone, at iteration 0 and after the head warm-up, on each
+    half of the target scenes: what the analysis sees, and whether its selection survives a change of seed or of
+    analysis set."""
+    probes = []
+    for origin in PROBE_ORIGINS:
+        for when in PROBE_TIMES:
+            options = dict(expand_after_warmup=True) if when == 'after head warm-up' else {}
+            for half, label in enumerate(HALVES):
+                probes.append(
+                    StudyRow(
+                        probe_name(origin, when, label),
+                        'probe',
+                        'configs/dtme/vitt_synth.py',
+                        dict(options, analysis_half=half),
+                        from_scratch=origin == 'from scratch',
+                        probe=True))
+    return probes
+
+
 def study_rows(regime: str = 'scratch') -> List[StudyRow]:
-    """All rows of the study, in report order; the pretrained regime adds Baseline MT from scratch."""
+    """All rows of the study, in report order; the pretrained regime adds the rows from scratch and the analysis
+    probes (run first: they are cheap)."""
     dtme = 'configs/dtme/vitt_synth.py'
-    rows = [StudyRow(f'ST {task}', 'st', f'configs/baseline/vitt_synth_st_{task}.py') for task in TASKS]
+    rows = analysis_probes() if regime == 'pretrained' else []
+    rows += [StudyRow(f'ST {task}', 'st', f'configs/baseline/vitt_synth_st_{task}.py') for task in TASKS]
     if regime == 'pretrained':
         rows += [
             StudyRow('Baseline MT from scratch', 'pretraining', 'configs/baseline/vitt_synth.py', from_scratch=True),
@@ -149,6 +185,8 @@ def study_rows(regime: str = 'scratch') -> List[StudyRow]:
         for name, method in (('PCGrad', 'pcgrad'), ('Nash-MTL', 'nashmtl'), ('FAMO', 'famo'))
     ]
     rows.append(StudyRow('TM+TE + PCGrad', 'mto', 'configs/dtme/pcgrad_vitt_synth.py'))
+    if pretrained:
+        rows.append(StudyRow('Recon', 'mto', 'configs/mto/recon_vitt_synth.py'))
     return rows
 
 
@@ -182,6 +220,7 @@ def build_run_config(row: StudyRow,
     if options.pop('expand_after_warmup', False):
         options['expand_iter'] = scale.warmup_iters
     same_after = options.pop('same_after', False)
+    half = options.pop('analysis_half', None)
     decay_from = scale.warmup_iters
     max_iters = scale.max_iters
     if same_after:  # warm-up, the peak LR until the expansion, then the whole schedule's iterations decaying
@@ -191,9 +230,13 @@ def build_run_config(row: StudyRow,
         dict(type='LinearLR', start_factor=0.1, begin=0, end=scale.warmup_iters, by_epoch=False),
         dict(type='PolyLR', eta_min=0, power=0.9, begin=decay_from, end=max_iters, by_epoch=False)
     ]
+    if row.probe:  # the schedule of a real run, stopped one step after the analysis
+        max_iters = options.get('expand_iter', 0) + 1
+        cfg.study_probe = True
     cfg.train_cfg.max_iters = max_iters
     cfg.train_cfg.val_interval = max_iters + 1  # no validation: run_one tests the final model once
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1, save_last=not row.probe)
     cfg.default_hooks.logger.interval = max(1, max_iters // 10)
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
     # Δm is computed by the study against its own ST rows, not the config's fixed references.
@@ -207,6 +250,8 @@ def build_run_config(row: StudyRow,
     for hook in dtme_hooks:
         hook['max_batches'] = scale.analysis_batches
         hook.update(options)
+        if half is not None:
+            hook['analysis_dataloader'] = half_analysis_loader(cfg, scale.num_train, half)
     if row.monitor:
         hooks.append(
             dict(
@@ -216,6 +261,17 @@ def build_run_config(row: StudyRow,
                 measure_before_train=True))
     cfg.custom_hooks = hooks
     return cfg
+
+
+def half_analysis_loader(cfg, num_train: int, half: int) -> dict:
+    """The default analysis loader of ``cfg`` restricted to the first (``half=0``) or second half of the
+    ``num_train`` training scenes."""
+    from mmdtme.engine.runner_utils import default_analysis_loader_cfg
+
+    loader = default_analysis_loader_cfg(cfg)
+    middle = num_train // 2
+    loader['dataset']['indices'] = list(range(middle)) if half == 0 else list(range(middle, num_train))
+    return loader
 
 
 def run_one(config_file: str, result_file: str) -> dict:
@@ -228,7 +284,7 @@ def run_one(config_file: str, result_file: str) -> dict:
     start = time.perf_counter()
     runner.train()
     train_time = time.perf_counter() - start
-    metrics = {key: float(value) for key, value in runner.test().items()}
+    metrics = {} if cfg.get('study_probe') else {key: float(value) for key, value in runner.test().items()}
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model
     result = dict(metrics=metrics, train_time_s=train_time, params=sum(p.numel() for p in model.parameters()))
     monitors = [hook for hook in runner.hooks if type(hook).__name__ == 'ConflictMonitorHook']

@@ -57,6 +57,16 @@ def mean_pairwise_jaccard(selections: Sequence[Iterable]) -> Optional[float]:
     return sum(jaccard(a, b) for a, b in pairs) / len(pairs) if pairs else None
 
 
+def expected_random_jaccard(total: int, chosen: int) -> float:
+    """Mean Jaccard overlap of two independent uniform draws of ``chosen`` of ``total`` items: what a selection
+    that carries no signal scores (the overlap size is hypergeometric)."""
+    if chosen == 0:
+        return 1.0
+    overlaps = range(max(0, 2 * chosen - total), chosen + 1)
+    return sum(
+        stats.hypergeom.pmf(overlap, total, chosen, chosen) * overlap / (2 * chosen - overlap) for overlap in overlaps)
+
+
 def spread(values: Sequence[float]) -> float:
     """Max - min, e.g. of the per-block conflict fractions: how much the blocks differ at all."""
     return max(values) - min(values)
