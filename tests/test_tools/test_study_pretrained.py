@@ -148,6 +148,17 @@ def test_claims_compare_rows_seed_by_seed():
     assert '| depth | depth/rmse | +0.200 | [+0.200, +0.200] | 3 | better |' in gain  # rmse 1.2 -> 1.0: + = better
 
 
+def test_the_per_seed_table_lists_every_run_s_delta_m():
+    from study_report import per_seed_table
+    reference = {'semseg/mIoU': 40.0, 'depth/rmse': 1.0}
+    results = {'Baseline MT': {0: run(40.0, 1.0), 1: run(44.0, 1.0)}, 'TM+TE': {1: run(40.0, 0.9)}}
+    # Δm: (0 + 0) / 2, (+10 + 0) / 2, (0 + 10) / 2 percent
+    assert per_seed_table(results, ['Baseline MT', 'TM+TE', 'TM'], reference).splitlines() == [
+        '| row | seed 0 | seed 1 |', '|---|---|---|', '| Baseline MT | +0.00 | +5.00 |', '| TM+TE | – | +5.00 |'
+    ]
+    assert per_seed_table({}, ['TM'], reference) is None
+
+
 def test_diagnostics_read_k_spread_and_stability_off_the_seeds_plans():
     from study_report import analysis_diagnostics
 

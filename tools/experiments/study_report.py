@@ -243,6 +243,20 @@ def claim_table(results: Mapping[str, Mapping[int, dict]], reference: Mapping[st
     return '\n'.join(lines) if len(lines) > 2 else None
 
 
+def per_seed_table(results: Mapping[str, Mapping[int, dict]], row_names: Sequence[str],
+                   reference: Mapping[str, float]) -> Optional[str]:
+    """Δm of each row (a line) and seed (a column): the raw numbers of the paired comparisons."""
+    deltas = {name: per_seed_delta_m(results.get(name, {}), reference) for name in row_names}
+    deltas = {name: values for name, values in deltas.items() if values}
+    if not deltas:
+        return None
+    seeds = sorted({seed for values in deltas.values() for seed in values})
+    lines = ['| row | ' + ' | '.join(f'seed {seed}' for seed in seeds) + ' |', '|---' * (len(seeds) + 1) + '|']
+    for name, values in deltas.items():
+        lines.append(f'| {name} | ' + ' | '.join(f'{values[s]:+.2f}' if s in values else '–' for s in seeds) + ' |')
+    return '\n'.join(lines)
+
+
 def per_task_gain(results: Mapping[str, Mapping[int, dict]], metric_keys: Mapping[str, str], better: str,
                   worse: str) -> Optional[str]:
     """Per task, the paired difference ``better - worse`` of the main metric (signed so that + is better)."""
@@ -457,6 +471,9 @@ def write_report(markdown_path: str, plot_dir: str, results: Mapping[str, Mappin
             'when the interval lies above 0, "not reproduced" when it lies below 0 (it excludes the paper\'s sign), '
             '"undecided" when it contains 0.', '', claims, ''
         ]
+        per_seed = per_seed_table(results, [row.name for row in rows if row.name in summaries], reference)
+        if per_seed:
+            parts += ['Δm (%) of every run, the numbers the paired claims are computed from:', '', per_seed, '']
     diagnostics = analysis_diagnostics(
         results, ['TM+TE', 'TM', 'TE', 'expand after head warm-up', 'expand at 1/4', 'TM+TE from scratch'])
     if diagnostics:
