@@ -302,3 +302,29 @@ def test_wall_time_spans_the_finished_runs_files(tmp_path):
     os.utime(unfinished / 'config.py', (10.0, 10.0))
     assert runs_wall_time(str(tmp_path), rows, [0, 1]) == pytest.approx(400.0)
     assert runs_wall_time(str(tmp_path / 'empty'), rows, [0]) == 0.0
+
+
+def test_a_report_without_st_rows_or_with_probes_only_is_written(tmp_path):
+    from study_report import write_report
+    rows = study_rows('pretrained')
+    plan = dict(
+        ks=[2, 1],
+        eigenvalues=[[3.0, 1.0], [1.0, 1.0]],
+        eigenvalue_totals=[8.0, 4.0],
+        range_conflict=[0.4, 0.5],
+        null_conflict=[0.5, 0.5],
+        tm_layers=[0],
+        te_layers=[1])
+    probe = dict(metrics={}, params=1, train_time_s=1.0, plan=plan)
+    results = {
+        'Baseline MT': {
+            0: run(40.0, 1.0)
+        },  # no ST row: no Δm, the metrics still reported
+        'analysis pretrained, iteration 0, half A': {
+            0: probe
+        },
+    }
+    markdown = write_report(str(tmp_path / 'report.md'), str(tmp_path / 'plots'), results, rows, 'tiny')
+    assert '| Baseline MT | 40.00 ± 0.00 | 1.000 ± 0.000 | – | 0.000 | 1 | 1 |' in markdown
+    assert '| pretrained | iteration 0 | 1 | 2 1 | 0.50 0.50 | 0.100 / 0.000 |' in markdown
+    assert (tmp_path / 'plots' / 'spectra.png').is_file()

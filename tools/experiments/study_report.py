@@ -70,7 +70,9 @@ def st_reference(results: Mapping[str, Mapping[int, dict]], metric_keys: Mapping
 
 
 def per_seed_delta_m(runs: Mapping[int, dict], reference: Mapping[str, float]) -> Dict[int, float]:
-    """Δm of each seed's run against the ST reference."""
+    """Δm of each seed's run against the ST reference (none without a reference: no ST row ran)."""
+    if not reference:
+        return {}
     return {
         seed: delta_m(run['metrics'], reference, LOWER_IS_BETTER)
         for seed, run in runs.items() if all(key in run['metrics'] for key in reference)
@@ -445,7 +447,7 @@ def write_report(markdown_path: str, plot_dir: str, results: Mapping[str, Mappin
     reference = st_reference(results, metric_keys)
     summaries = {
         row.name: summarize_row(results[row.name], metric_keys, reference)
-        for row in rows if results.get(row.name)
+        for row in rows if results.get(row.name) and not row.probe  # probes are read by selection_stability
     }
     missing = [row.name for row in rows if not results.get(row.name)]
     plot_rel = osp.relpath(plot_dir, osp.dirname(osp.abspath(markdown_path)))
