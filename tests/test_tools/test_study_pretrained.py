@@ -216,7 +216,7 @@ def test_analysis_probes_read_one_half_of_the_scenes_and_stop_after_the_analysis
 
 
 def test_selection_stability_compares_seeds_and_halves_of_the_probes():
-    from study_report import selection_stability
+    from study_report import selection_stability, stability_observation
 
     def plan(tm, te, top=(3.0, 1.0)):
         return dict(
@@ -244,6 +244,11 @@ def test_selection_stability_compares_seeds_and_halves_of_the_probes():
     assert table.splitlines()[2] == ('| pretrained | iteration 0 | 4 | 2 1 | 0.62 0.50 | 0.100 / 0.000 | 1.00 / 0.00 | '
                                      '0.50 | 0.00 / 0.50 | 0.75 |')
     assert len(table.splitlines()) == 3 and selection_stability({}) is None
+    # 2 blocks, 1 TE layer chosen in the first plan: two random draws agree half of the time
+    assert stability_observation(results) == (
+        'Analysis probes: the chosen TM / TE layers overlap across seeds by 0.00-1.00 (Jaccard; two random draws of 1 '
+        'of 2 layers: 0.50) and across the two halves of the scenes with the same seed by 0.50-0.75, over both '
+        'backbones and both analysis times.')
 
 
 def test_expansion_rows_of_the_pretrained_regime_train_the_whole_schedule_after_expanding(tmp_path):

@@ -317,21 +317,18 @@ def top_share(plan: Mapping[str, list]) -> list:
 
 
 def _stability_cell(across_seeds: Sequence[Optional[float]], across_halves: Optional[float]) -> str:
+    """``A / B | A vs B`` cells of one layer set."""
     seeds = ' / '.join('-' if value is None else f'{value:.2f}' for value in across_seeds)
     halves = '-' if across_halves is None else f'{across_halves:.2f}'
     return f'{seeds} | {halves}'
 
 
-def selection_stability(results: Mapping[str, Mapping[int, dict]]) -> Optional[str]:
-    """One line per analysis-probe condition (backbone origin x analysis time): the range dimension k and the
-    variance share of the top eigenvalues per block, the spread of the conflict fractions over blocks, and the
-    Jaccard overlap of the chosen TM / TE layers across seeds (within each half of the scenes) and across the two
-    halves (same seed, mean over seeds)."""
-    lines = [
-        '| backbone | analysis at | seeds | k per block | top-8 variance share per block | spread range / null | '
-        'TM: Jaccard across seeds (A / B) | TM: A vs B | TE: Jaccard across seeds (A / B) | TE: A vs B |',
-        '|---' * 10 + '|'
-    ]
+def probe_statistics(results: Mapping[str, Mapping[int, dict]]) -> list:
+    """Per analysis-probe condition (backbone origin x analysis time) that ran: the range dimension k and the variance
+    share of the top eigenvalues per block (means over seeds and halves), the mean spread of the conflict fractions
+    over blocks, and per layer set (``tm_layers`` / ``te_layers``) the Jaccard overlap of the chosen layers across
+    seeds (mean over pairs, one value per half) and across the two halves (same seed, mean over seeds)."""
+    conditions = []
     for origin in PROBE_ORIGINS:
         for when in PROBE_TIMES:
             halves = [{
@@ -341,22 +338,62 @@ def selection_stability(results: Mapping[str, Mapping[int, dict]]) -> Optional[s
             plans = [plan for by_seed in halves for plan in by_seed.values()]
             if not plans:
                 continue
-            ks = np.mean([plan['ks'] for plan in plans], axis=0)
-            shares = np.mean([top_share(plan) for plan in plans], axis=0)
-            spreads = [np.mean([spread(plan[key]) for plan in plans]) for key in ('range_conflict', 'null_conflict')]
-            cells = [
-                origin, when,
-                str(len(plans)), ' '.join(f'{k:.0f}' for k in ks), ' '.join(f'{share:.2f}' for share in shares),
-                f'{spreads[0]:.3f} / {spreads[1]:.3f}'
-            ]
+            both = sorted(set(halves[0]) & set(halves[1]))
+            condition = dict(
+                origin=origin,
+                when=when,
+                runs=len(plans),
+                ks=np.mean([plan['ks'] for plan in plans], axis=0),
+                shares=np.mean([top_share(plan) for plan in plans], axis=0),
+                spreads=[np.mean([spread(plan[key]) for plan in plans]) for key in ('range_conflict', 'null_conflict')])
             for key in ('tm_layers', 'te_layers'):
-                across_seeds = [mean_pairwise_jaccard([plan[key] for plan in by_seed.values()]) for by_seed in halves]
-                both = sorted(set(halves[0]) & set(halves[1]))
-                across_halves = (
-                    float(np.mean([jaccard(halves[0][s][key], halves[1][s][key]) for s in both])) if both else None)
-                cells.append(_stability_cell(across_seeds, across_halves))
-            lines.append('| ' + ' | '.join(cells) + ' |')
+                condition[key] = dict(
+                    across_seeds=[
+                        mean_pairwise_jaccard([plan[key] for plan in by_seed.values()]) for by_seed in halves
+                    ],
+                    across_halves=float(np.mean([jaccard(halves[0][s][key], halves[1][s][key])
+                                                 for s in both])) if both else None)
+            conditions.append(condition)
+    return conditions
+
+
+def selection_stability(results: Mapping[str, Mapping[int, dict]]) -> Optional[str]:
+    """:func:`probe_statistics` as a table, one line per condition."""
+    lines = [
+        '| backbone | analysis at | seeds | k per block | top-8 variance share per block | spread range / null | '
+        'TM: Jaccard across seeds (A / B) | TM: A vs B | TE: Jaccard across seeds (A / B) | TE: A vs B |',
+        '|---' * 10 + '|'
+    ]
+    for condition in probe_statistics(results):
+        cells = [
+            condition['origin'], condition['when'],
+            str(condition['runs']), ' '.join(f'{k:.0f}' for k in condition['ks']),
+            ' '.join(f'{share:.2f}' for share in condition['shares']), '{:.3f} / {:.3f}'.format(*condition['spreads'])
+        ]
+        cells += [_stability_cell(**condition[key]) for key in ('tm_layers', 'te_layers')]
+        lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) if len(lines) > 2 else None
+
+
+def stability_observation(results: Mapping[str, Mapping[int, dict]]) -> Optional[str]:
+    """One sentence: how far the probes' chosen layers agree across seeds and across halves of the scenes, next to
+    what two random draws would give."""
+    conditions = probe_statistics(results)
+    seeds = [
+        value for c in conditions for key in ('tm_layers', 'te_layers') for value in c[key]['across_seeds']
+        if value is not None
+    ]
+    halves = [
+        c[key]['across_halves'] for c in conditions for key in ('tm_layers', 'te_layers')
+        if c[key]['across_halves'] is not None
+    ]
+    if not seeds or not halves:
+        return None
+    depth, chosen = _selection_size(results)
+    return (f'Analysis probes: the chosen TM / TE layers overlap across seeds by {min(seeds):.2f}-{max(seeds):.2f} '
+            f'(Jaccard; two random draws of {chosen} of {depth} layers: {expected_random_jaccard(depth, chosen):.2f}) '
+            f'and across the two halves of the scenes with the same seed by {min(halves):.2f}-{max(halves):.2f}, '
+            'over both backbones and both analysis times.')
 
 
 def _selection_size(results: Mapping[str, Mapping[int, dict]]) -> Tuple[int, int]:
@@ -461,6 +498,9 @@ def write_report(markdown_path: str, plot_dir: str, results: Mapping[str, Mappin
     if missing:
         parts += [f'Rows without any finished run: {", ".join(missing)}.', '']
     facts = observations(summaries, metric_keys, reference)
+    stable = stability_observation(results)
+    if stable:
+        facts.append(stable)
     if facts:
         parts += ['## What the numbers say', ''] + [f'- {fact}' for fact in facts] + ['']
     claims = claim_table(results, reference)
