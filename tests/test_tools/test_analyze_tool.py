@@ -54,9 +54,12 @@ def test_two_processes_give_the_single_process_plan(analysis_setup):
     one, two = read_plan(single), read_plan(double)
     for key in ('tm_layers', 'te_layers', 'ks'):
         assert one[key] == two[key], key
-    # per-batch products are float32 and the processes see other batch compositions: equal up to float32 rounding
+    # The products are float32 and the processes see other batch compositions, so a product within rounding of 0
+    # can take the other sign, moving a fraction by one entry of 16 scenes x 25 tokens x 6 task pairs. Two such flips
+    # are allowed; a batch missing from the reduction or counted twice moves the cosine sums below by far more.
+    entries = 16 * 25 * 6
     for key in ('range_conflict', 'null_conflict'):
-        assert one[key] == pytest.approx(two[key], abs=1e-4), key
+        assert one[key] == pytest.approx(two[key], abs=2.5 / entries), key
     for key in ('range_cosine', 'null_cosine', 'eigenvalue_totals'):
         assert one[key] == pytest.approx(two[key], rel=1e-4, abs=1e-7), key
 
