@@ -262,6 +262,34 @@ def test_expansion_rows_of_the_pretrained_regime_train_the_whole_schedule_after_
         assert (warmup['begin'], warmup['end']) == (0, 2) and (decay['begin'], decay['end']) == (expand_iter, 14 +
                                                                                                  (expand_iter - 2))
     assert {'expand at 1/2'} & set(rows) == set() and 'expand at 1/2' in {row.name for row in study_rows()}
+    # Baseline MT on each later expansion's schedule: the same iterations and LR, no DTMEHook
+    for when, expand_iter in (('head warm-up', 2), ('1/4', 3)):
+        cfg = build_run_config(rows[f'Baseline MT on the {when} schedule'], scale, 0, str(tmp_path),
+                               str(tmp_path / 'data'), 'weights.pth')
+        assert cfg.train_cfg.max_iters == expand_iter + 12 and cfg.param_scheduler[1]['begin'] == expand_iter
+        assert not [hook for hook in cfg.custom_hooks if hook['type'] == 'DTMEHook']
+    with pytest.raises(ValueError, match='has no DTMEHook'):  # other DTME options on an MT config are an error
+        build_run_config(
+            replace(rows['Baseline MT'], dtme=dict(ratio=0.25)), scale, 0, str(tmp_path), str(tmp_path / 'data'),
+            'weights.pth')
+
+
+def test_fig_3_gain_claims_subtract_each_expansion_s_baseline_mt():
+    reference = {'semseg/mIoU': 40.0, 'depth/rmse': 1.0}
+    semseg = {  # Δm = (mIoU / 40 - 1) * 50 points, seeds 0 and 1
+        'TM+TE': (41.6, 40.8),  # +2, +1
+        'Baseline MT': (40.0, 40.0),  # 0, 0
+        'expand at 1/4': (44.0, 43.2),  # +5, +4
+        'Baseline MT on the 1/4 schedule': (43.2, 43.2),  # +4, +4
+    }
+    results = {name: {seed: run(value, 1.0) for seed, value in enumerate(values)} for name, values in semseg.items()}
+    table = claim_table(results, reference)
+    # gains over MT: at 0 +2, +1; at 1/4 +1, 0 -> differences +1, +1
+    assert '| gain over MT: expansion at 0 > at 1/4 (Fig. 3) | +1.00 | [+1.00, +1.00] | 2 | reproduced |' in table
+    assert '| expansion at 1/4 > Baseline MT on its schedule | +0.50 |' in table
+    # the raw comparison, longer training included: at 0 minus at 1/4 = -3, -3
+    assert '| expansion at 0 > at 1/4 (Fig. 3) | -3.00 | [-3.00, -3.00] | 2 | not reproduced |' in table
+    assert 'after a head warm-up' not in table  # its rows did not run
 
 
 def test_tab_14_claims_compare_the_fall_of_conflicts_seed_by_seed():
@@ -290,13 +318,15 @@ def test_tab_14_claims_compare_the_fall_of_conflicts_seed_by_seed():
     ]
 
 
-def test_wall_time_spans_the_finished_runs_files(tmp_path):
+def test_wall_time_counts_the_time_finished_runs_were_running(tmp_path):
     import os
 
     from synthetic_study import runs_wall_time
     rows = [row for row in study_rows() if row.name in ('Baseline MT', 'TM+TE')]
-    for row, start, end in ((rows[0], 1000.0, 1100.0), (rows[1], 1050.0, 1400.0)):
-        run_dir = tmp_path / 'runs' / row.slug / 'seed0'
+    # two runs side by side, then one resumed much later: 400 s + 100 s, the pause between not counted
+    spans = ((rows[0], 0, 1000.0, 1100.0), (rows[1], 0, 1050.0, 1400.0), (rows[1], 1, 9000.0, 9100.0))
+    for row, seed, start, end in spans:
+        run_dir = tmp_path / 'runs' / row.slug / f'seed{seed}'
         run_dir.mkdir(parents=True)
         for name, stamp in (('config.py', start), ('result.json', end)):
             (run_dir / name).write_text('{}')
@@ -305,7 +335,7 @@ def test_wall_time_spans_the_finished_runs_files(tmp_path):
     unfinished.mkdir()
     (unfinished / 'config.py').write_text('')  # no result: not counted
     os.utime(unfinished / 'config.py', (10.0, 10.0))
-    assert runs_wall_time(str(tmp_path), rows, [0, 1]) == pytest.approx(400.0)
+    assert runs_wall_time(str(tmp_path), rows, [0, 1]) == pytest.approx(500.0)
     assert runs_wall_time(str(tmp_path / 'empty'), rows, [0]) == 0.0
 
 

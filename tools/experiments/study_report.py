@@ -7,7 +7,7 @@ import numpy as np
 
 from mmdtme.evaluation.delta_m import delta_m
 from mmdtme.structures import LOWER_IS_BETTER, MAIN_METRICS
-from study_runner import HALVES, PROBE_ORIGINS, PROBE_TIMES, probe_name
+from study_runner import HALVES, PROBE_ORIGINS, PROBE_TIMES, probe_name, schedule_control_name
 from study_stats import (expected_random_jaccard, jaccard, mean_pairwise_jaccard, paired_differences, paired_interval,
                          spread, verdict)
 
@@ -34,6 +34,17 @@ CLAIMS = (
     ('expansion at 0 > at 1/2 (Fig. 3)', ('TM+TE', ), ('expand at 1/2', )),
     ('TM+TE > PCGrad (Tab. 3)', ('TM+TE', ), ('PCGrad', )),
     ('pretrained Baseline MT > from scratch', ('Baseline MT', ), ('Baseline MT from scratch', )),
+    ('expansion after a head warm-up > Baseline MT on its schedule', ('expand after head warm-up', ),
+     (schedule_control_name('head warm-up'), )),
+    ('expansion at 1/4 > Baseline MT on its schedule', ('expand at 1/4', ), (schedule_control_name('1/4'), )),
+)
+# Fig. 3 without the longer training of a later expansion: (claim, (row, its Baseline MT), (row, its Baseline MT));
+# the paired difference is the first row's gain over its Baseline MT minus the second's over its own.
+GAIN_CLAIMS = (
+    ('gain over MT: expansion at 0 > after a head warm-up (Fig. 3)', ('TM+TE', 'Baseline MT'),
+     ('expand after head warm-up', schedule_control_name('head warm-up'))),
+    ('gain over MT: expansion at 0 > at 1/4 (Fig. 3)', ('TM+TE', 'Baseline MT'), ('expand at 1/4',
+                                                                                  schedule_control_name('1/4'))),
 )
 
 
@@ -138,18 +149,31 @@ def conflict_table(results: Mapping[str, Mapping[int, dict]], row_names: Sequenc
     return '\n'.join(table)
 
 
-def plot_curve(path: str, x_labels: Sequence[str], summaries: Sequence[dict], title: str, xlabel: str) -> None:
-    """Δm (mean ± std over seeds) against a swept setting."""
+def plot_curve(path: str, x_labels: Sequence[str], series: Mapping[str, Sequence[Optional[dict]]], title: str,
+               xlabel: str) -> None:
+    """Δm (mean ± std over seeds) against a swept setting, one line per series (``{label: summaries, one per
+    x label, None where the row did not run}``); the x axis holds the settings the first series ran."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    points = [(label, s['delta_m']) for label, s in zip(x_labels, summaries) if s and 'delta_m' in s]
-    if len(points) < 2:  # a curve needs two settings
+    series = list(series.items())
+    shown = [i for i, s in enumerate(series[0][1]) if s and 'delta_m' in s]
+    if len(shown) < 2:  # a curve needs two settings
         return
     figure, axis = plt.subplots(figsize=(4.5, 3.2))
-    axis.errorbar(range(len(points)), [p[1][0] for p in points], yerr=[p[1][1] for p in points], marker='o', capsize=3)
-    axis.set_xticks(range(len(points)), [p[0] for p in points])
+    for label, summaries in series:
+        points = [(x, summaries[i]['delta_m']) for x, i in enumerate(shown)
+                  if summaries[i] and 'delta_m' in summaries[i]]
+        if points:
+            axis.errorbar([x for x, _ in points], [p[0] for _, p in points],
+                          yerr=[p[1] for _, p in points],
+                          marker='o',
+                          capsize=3,
+                          label=label)
+    axis.set_xticks(range(len(shown)), [x_labels[i] for i in shown])
+    if len(series) > 1:
+        axis.legend(fontsize=7)
     axis.set_xlabel(xlabel)
     axis.set_ylabel('Δm (%)')
     axis.set_title(title)
@@ -240,6 +264,13 @@ def claim_table(results: Mapping[str, Mapping[int, dict]], reference: Mapping[st
                                           for s in seeds}, {s: _side_mean(deltas, minus, s)
                                                             for s in seeds})
         interval = paired_interval(differences)
+        lines.append(f'| {claim} | {_interval_cells(interval, 2)} | {verdict(interval)} |')
+    for claim, plus, minus in GAIN_CLAIMS:
+        if not all(deltas.get(name) for name in plus + minus):
+            continue
+        seeds = set.intersection(*(set(deltas[name]) for name in plus + minus))
+        gains = [{s: deltas[row][s] - deltas[reference_row][s] for s in seeds} for row, reference_row in (plus, minus)]
+        interval = paired_interval(paired_differences(*gains))
         lines.append(f'| {claim} | {_interval_cells(interval, 2)} | {verdict(interval)} |')
     lines += conflict_claim_lines(results)  # in points of conflict fraction (x 100)
     return '\n'.join(lines) if len(lines) > 2 else None
@@ -511,8 +542,15 @@ def write_report(markdown_path: str, plot_dir: str, results: Mapping[str, Mappin
             'per-seed differences of Δm (for Tab. 14: of the fall of the mean conflict fraction over training, in '
             'points), its two-sided 95 % Student-t interval (a paired t-test), and "reproduced" '
             'when the interval lies above 0, "not reproduced" when it lies below 0 (it excludes the paper\'s sign), '
-            '"undecided" when it contains 0.', '', claims, ''
+            '"undecided" when it contains 0.', ''
         ]
+        if 'gain over MT' in claims:
+            parts += [
+                'A later expansion here trains longer (the whole schedule after it, as Fig. 3 runs it), so the plain '
+                'Fig. 3 lines compare training lengths as well; the "gain over MT" lines compare each expansion\'s '
+                'paired gain over Baseline MT trained on the same schedule.', ''
+            ]
+        parts += [claims, '']
         per_seed = per_seed_table(results, [row.name for row in rows if row.name in summaries], reference)
         if per_seed:
             parts += ['Δm (%) of every run, the numbers the paired claims are computed from:', '', per_seed, '']
@@ -564,23 +602,35 @@ def write_report(markdown_path: str, plot_dir: str, results: Mapping[str, Mappin
                 'expand_iter': 'TM+TE (at 0)'
             }[group]
             group_rows.insert(0, (reference_row, summaries['TM+TE']))
+            if group == 'expand_iter' and 'Baseline MT' in summaries:
+                group_rows.insert(1, ('Baseline MT', summaries['Baseline MT']))
         if group == 'mto' and 'Baseline MT' in summaries:
             group_rows.insert(0, ('Baseline MT (GD)', summaries['Baseline MT']))
         if not group_rows:
             continue
         title = 'Single-task references' if group == 'st' else GROUP_TITLES[group]
-        parts += [f'## {title}', '', markdown_table(group_rows, metric_keys), '']
+        parts += [f'## {title}', '']
+        if group == 'expand_iter' and any(name.startswith('Baseline MT on') for name, _ in group_rows):
+            parts += [
+                'A later expansion keeps the whole schedule after it (the LR held at its peak until the expansion), '
+                'so it trains longer; Baseline MT on the same schedule shows what the longer training alone gives.',
+                ''
+            ]
+        parts += [markdown_table(group_rows, metric_keys), '']
 
     ratio_rows = [('0.25', 'ratio 0.25'), ('0.5', 'TM+TE'), ('0.75', 'ratio 0.75'), ('1.0', 'ratio 1.0')]
     plot_curve(
         osp.join(plot_dir, 'ratio.png'), [label for label, _ in ratio_rows],
-        [summaries.get(name) for _, name in ratio_rows], 'Δm vs ratio of modified layers', 'ratio ρ')
-    expand_rows = [('0', 'TM+TE'), ('warm-up', 'expand after head warm-up'), ('1/4', 'expand at 1/4'),
-                   ('1/2', 'expand at 1/2')]
+        dict(DTME=[summaries.get(name) for _, name in ratio_rows]), 'Δm vs ratio of modified layers', 'ratio ρ')
+    # (x label, expansion row, Baseline MT on its schedule)
+    expand_rows = [('0', 'TM+TE', 'Baseline MT'),
+                   ('warm-up', 'expand after head warm-up', schedule_control_name('head warm-up')),
+                   ('1/4', 'expand at 1/4', schedule_control_name('1/4')), ('1/2', 'expand at 1/2', None)]
     plot_curve(
-        osp.join(plot_dir, 'expand_iter.png'), [label for label, _ in expand_rows],
-        [summaries.get(name) for _, name in expand_rows], 'Δm vs expansion iteration',
-        'expansion iteration (share of training)')
+        osp.join(plot_dir, 'expand_iter.png'), [label for label, _, _ in expand_rows], {
+            'TM+TE': [summaries.get(name) for _, name, _ in expand_rows],
+            'Baseline MT, same schedule': [summaries.get(control) for _, _, control in expand_rows]
+        }, 'Δm vs expansion iteration', 'expansion iteration (share of training)')
     for name, title in (('ratio.png', 'ratio'), ('expand_iter.png', 'expansion iteration')):
         if osp.isfile(osp.join(plot_dir, name)):
             parts += [f'![Δm vs {title}]({plot_rel}/{name})', '']

@@ -97,7 +97,8 @@ class StudyRow:
         config: Config file, relative to the repository root.
         dtme: Options of the config's ``DTMEHook`` changed for this row (``expand_iter`` as a fraction of the
             schedule is given as ``expand_fraction``; ``same_after=True`` trains the scale's full schedule after the
-            expansion, as the paper's Fig. 3 does, with the LR held at its peak until then).
+            expansion, as the paper's Fig. 3 does, with the LR held at its peak until then). On a config without a
+            DTMEHook only these schedule options are allowed: the row trains on that expansion's schedule.
         monitor: Measure range / null conflicts before and after training (paper Tab. 14).
         from_scratch: In the pretrained regime, train this row from random weights at the scale's ``scratch_lr``
             (the reference that shows what pretraining gives).
@@ -118,6 +119,8 @@ class StudyRow:
         return ''.join(c if c.isalnum() else '-' for c in self.name.lower()).strip('-')
 
 
+# Options of StudyRow.dtme that set the schedule only: a row without a DTMEHook may take an expansion row's schedule.
+SCHEDULE_OPTIONS = {'expand_fraction', 'expand_after_warmup', 'same_after'}
 PROBE_ORIGINS = ('pretrained', 'from scratch')
 PROBE_TIMES = ('iteration 0', 'after head warm-up')
 
@@ -147,6 +150,11 @@ def analysis_probes() -> List[StudyRow]:
     return probes
 
 
+def schedule_control_name(when: str) -> str:
+    """Row name of Baseline MT trained on the schedule of the expansion at ``when``."""
+    return f'Baseline MT on the {when} schedule'
+
+
 def study_rows(regime: str = 'scratch') -> List[StudyRow]:
     """All rows of the study, in report order; the pretrained regime adds the rows from scratch and the analysis
     probes (run first: they are cheap)."""
@@ -171,9 +179,13 @@ def study_rows(regime: str = 'scratch') -> List[StudyRow]:
     ]
     rows += [StudyRow(f'ratio {ratio}', 'ratio', dtme, dict(ratio=ratio)) for ratio in (0.25, 0.75, 1.0)]
     if pretrained:  # Fig. 3's protocol: the same schedule after every expansion
+        later = (('head warm-up', 'expand after head warm-up', dict(expand_after_warmup=True, same_after=True)),
+                 ('1/4', 'expand at 1/4', dict(expand_fraction=0.25, same_after=True)))
+        rows += [StudyRow(name, 'expand_iter', dtme, schedule) for _, name, schedule in later]
+        # a later expansion trains longer; Baseline MT on the same schedule tells that apart from DTME's gain
         rows += [
-            StudyRow('expand after head warm-up', 'expand_iter', dtme, dict(expand_after_warmup=True, same_after=True)),
-            StudyRow('expand at 1/4', 'expand_iter', dtme, dict(expand_fraction=0.25, same_after=True)),
+            StudyRow(schedule_control_name(when), 'expand_iter', 'configs/baseline/vitt_synth.py', schedule)
+            for when, _, schedule in later
         ]
     else:
         rows += [
@@ -245,7 +257,7 @@ def build_run_config(row: StudyRow,
 
     hooks = copy.deepcopy(cfg.get('custom_hooks', []))
     dtme_hooks = [hook for hook in hooks if hook['type'] == 'DTMEHook']
-    if row.dtme and not dtme_hooks:
+    if set(row.dtme) - SCHEDULE_OPTIONS and not dtme_hooks:
         raise ValueError(f'row {row.name!r} sets DTME options but {row.config} has no DTMEHook')
     for hook in dtme_hooks:
         hook['max_batches'] = scale.analysis_batches

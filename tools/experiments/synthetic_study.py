@@ -43,15 +43,20 @@ def parse_args() -> argparse.Namespace:
 
 
 def runs_wall_time(work_dir: str, rows, seeds) -> float:
-    """Seconds from the first run's config to the last run's result, read off the files (stops included)."""
-    starts, ends = [], []
+    """Seconds during which at least one finished run was running, each from its config to its result file: runs
+    side by side count once, and a pause between two calls of the study (a stop, a resume later) not at all."""
+    spans = []
     for row in rows:
         for seed in seeds:
             run_dir = osp.join(work_dir, 'runs', row.slug, f'seed{seed}')
             if osp.isfile(osp.join(run_dir, 'result.json')):
-                starts.append(osp.getmtime(osp.join(run_dir, 'config.py')))
-                ends.append(osp.getmtime(osp.join(run_dir, 'result.json')))
-    return max(ends) - min(starts) if starts else 0.0
+                spans.append((osp.getmtime(osp.join(run_dir,
+                                                    'config.py')), osp.getmtime(osp.join(run_dir, 'result.json'))))
+    total, covered_until = 0.0, float('-inf')
+    for start, end in sorted(spans):
+        total += max(0.0, end - max(start, covered_until))
+        covered_until = max(covered_until, end)
+    return total
 
 
 def pretrain_seconds(weights: str) -> float:
@@ -111,7 +116,7 @@ def main() -> None:
                f'DTME analysis on {scale.analysis_batches} batches; seeds {seeds}.{pretraining}')
     span = runs_wall_time(work_dir, rows, seeds)
     if span:
-        setting += f' Wall time of the runs: {span / 60:.0f} min (--jobs {args.jobs}; first config to last result).'
+        setting += f' Wall time of the runs: {span / 60:.0f} min (--jobs {args.jobs}; while at least one ran).'
 
     out = osp.abspath(args.out)
     write_report(out + '.md', out, results, rows, setting)
