@@ -232,14 +232,14 @@ def adaptive_conflicts(source: Iterator,
         checks = check_selection(per_step[:, 1] / per_step[:, 0], per_step[:, 2] / per_step[:, 0], *scores,
                                  settings.ratio, settings.mode, settings.variant, rule)
         if exhausted:
-            reason = f'the analysis set ended after {read} batches: {describe_checks(checks)}'
+            reason = f'the analysis set ended after {read} batches: {describe_checks(checks, rule)}'
             break
         selection = {mechanism: check.selected for mechanism, check in checks.items()}
         settled = all(check.settled for check in checks.values())
         settled_checks = settled_checks + 1 if settled and selection == last_selection else int(settled)
         last_selection = selection
         if settled_checks >= rule.patience:
-            reason = f'settled after {read} batches: {describe_checks(checks)}'
+            reason = f'settled after {read} batches: {describe_checks(checks, rule)}'
             break
     if reduce is not None:
         reduce(accumulator.state_tensors())

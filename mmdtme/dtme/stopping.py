@@ -16,8 +16,9 @@ Two rules, one per pass of :func:`mmdtme.dtme.analyze` with ``stop='adaptive'``:
 Everything here is plain torch on small tensors; the callers own the data.
 """
 import math
+import statistics
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from torch import Tensor
 
@@ -66,6 +67,18 @@ class StoppingRule:
         """Whether to check after ``batches_read`` batches."""
         return batches_read >= self.min_batches and batches_read % self.check_every == 0
 
+    def batches_to_decide(self, difference_sd: float) -> float:
+        """The fewest batches before a pair whose fractions differ by half the tie margin can pass either test.
+
+        With a per-batch standard deviation s of the difference, the standard error after n batches is s / sqrt(n);
+        at a mean of m / 2 both "separated" (m / 2 > z s / sqrt(n)) and "tied" (m / 2 + z s / sqrt(n) < m) need
+        n > (2 z s / m)². It is the cost floor of the conflict pass when blocks differ by about the tie margin: a
+        rule that stops earlier decides such pairs by noise.
+        """
+        if self.tie_margin == 0:
+            return math.inf
+        return math.ceil((2 * self.separation * difference_sd / self.tie_margin)**2)
+
 
 def variance_leak(range_basis: Tensor, covariance: Tensor, own_share: float) -> float:
     """How much less of a covariance's variance a range space explains than its own range space does, relative to
@@ -104,6 +117,7 @@ class BoundaryCheck:
     selected: List[int]
     tied: List[int]  # layers of tied pairs, both sides of the boundary
     undecided: List[Tuple[int, int]]  # (selected, unselected) pairs neither separated nor tied
+    difference_sd: float = math.nan  # median over the compared pairs of the per-batch SD of their difference
 
     @property
     def settled(self) -> bool:
@@ -128,19 +142,25 @@ def check_boundary(per_batch: Tensor, scores: Sequence[float], n: int, highest: 
     unselected = [layer for layer in range(len(scores)) if layer not in selected]
     count = per_batch.shape[0]
     sign = 1.0 if highest else -1.0
-    tied, undecided = set(), []
+    tied, undecided, sds = set(), [], []
     for a in selected:
         for b in unselected:
             difference = sign * (per_batch[:, a] - per_batch[:, b]).double()  # (batches,) > 0 when a ranks above b
             mean = difference.mean().item()
-            error = difference.std().item() / math.sqrt(count) if count > 1 else math.inf
+            sd = difference.std().item() if count > 1 else math.inf
+            sds.append(sd)
+            error = sd / math.sqrt(count)
             if mean > rule.separation * error:
                 continue
             if abs(mean) + rule.separation * error < rule.tie_margin:
                 tied.update((a, b))
             else:
                 undecided.append((a, b))
-    return BoundaryCheck(selected=selected, tied=sorted(tied), undecided=undecided)
+    return BoundaryCheck(
+        selected=selected,
+        tied=sorted(tied),
+        undecided=undecided,
+        difference_sd=statistics.median(sds) if sds else math.nan)
 
 
 def check_selection(range_per_batch: Tensor, null_per_batch: Tensor, range_scores: Sequence[float],
@@ -160,18 +180,24 @@ def check_selection(range_per_batch: Tensor, null_per_batch: Tensor, range_score
     return {mechanism: check_boundary(*by_space[spaces[mechanism]], n, highest, rule) for mechanism in mechanisms}
 
 
-def describe_checks(checks: Dict[str, BoundaryCheck]) -> str:
-    """One sentence on the boundaries: settled, with which tied layers, or which pairs are still open."""
+def describe_checks(checks: Dict[str, BoundaryCheck], rule: Optional[StoppingRule] = None) -> str:
+    """One sentence on the boundaries: settled, with which tied layers, or which pairs are still open; with
+    ``rule``, also the per-batch noise of the compared differences and the batches it takes to decide a pair half
+    a tie margin apart (:meth:`StoppingRule.batches_to_decide`)."""
     if not checks:
         return 'the selection does not depend on the conflicts (mode random)'
     parts = []
     for mechanism, check in checks.items():
         name = mechanism.upper()
         if check.undecided:
-            parts.append(f'{name} undecided between layers {check.undecided[:4]}' +
-                         (' ...' if len(check.undecided) > 4 else ''))
+            more = ' ...' if len(check.undecided) > 4 else ''
+            part = f'{name} undecided between layers {check.undecided[:4]}{more}'
         elif check.tied:
-            parts.append(f'{name} separated except tied layers {check.tied}')
+            part = f'{name} separated except tied layers {check.tied}'
         else:
-            parts.append(f'{name} separated')
+            part = f'{name} separated'
+        if rule is not None and math.isfinite(check.difference_sd):
+            part += (f' (per-batch SD of the differences {check.difference_sd:.4f}: a pair half a tie margin apart '
+                     f'needs {rule.batches_to_decide(check.difference_sd)} batches)')
+        parts.append(part)
     return '; '.join(parts)

@@ -1,8 +1,11 @@
 """The adaptive analysis: its stopping rules on statistics with a known answer, and its plan against the full pass."""
+import math
+
 import pytest
 import torch
 
 from mmdtme.dtme import AnalysisSettings, Plan, StoppingRule, analyze, check_boundary, check_selection, variance_leak
+from mmdtme.dtme.stopping import describe_checks
 from test_dtme_analysis import TASKS, make_callables, tiny_vit
 
 
@@ -41,6 +44,20 @@ def test_equal_layers_at_the_boundary_are_declared_tied():
     check = check_boundary(per_batch, scores, n=2, highest=True, rule=rule)
     assert check.settled and check.tied == [1, 2]
     assert 3 in check.selected and len({1, 2} & set(check.selected)) == 1  # the estimate breaks the tie
+
+
+def test_the_check_reports_the_noise_of_the_differences_and_the_batches_it_takes_to_decide():
+    rule = StoppingRule()  # z = 2, tie margin 0.02
+    assert rule.batches_to_decide(0.0135) == 8  # (2 * 2 * 0.0135 / 0.02)² = 7.29
+    assert rule.batches_to_decide(0.005) == 1 and StoppingRule(tie_margin=0.0).batches_to_decide(0.01) == math.inf
+    # each layer's own noise 0.2 * 0.05 = 0.01 (the batch effect cancels in a difference): SD of a difference 0.0141
+    per_batch = fractions([0.30, 0.40, 0.50, 0.60], batches=400, noise=0.05)
+    check = check_boundary(per_batch, per_batch.mean(0).tolist(), n=2, highest=True, rule=rule)
+    assert check.difference_sd == pytest.approx(0.01 * math.sqrt(2), rel=0.1)
+    sentence = describe_checks(dict(tm=check), rule)
+    assert sentence.startswith('TM separated (per-batch SD of the differences 0.01')
+    assert sentence.endswith(f'needs {rule.batches_to_decide(check.difference_sd)} batches)')
+    assert describe_checks(dict(tm=check)) == 'TM separated'
 
 
 def test_reverse_selects_the_lowest_and_random_has_no_boundary():

@@ -7,8 +7,9 @@ For each seed the model is built and initialised with that seed (or loaded from 
 set (the config's DTMEHook ``max_batches``, else the whole set, or ``--batches``) is read in an order drawn with the
 seed. The full pass (``stop='full'``) and the adaptive one (``stop='adaptive'``, the hook's ``stopping`` settings) run
 on the same prepared batches; the tool prints, per seed, both TM / TE layer sets, the layers the adaptive pass
-declared tied, whether the sets agree up to those ties, the batches at which each adaptive pass stopped and the wall
-time of both, and exits with status 1 when a seed disagrees beyond its ties.
+declared tied, whether the sets agree up to those ties, the batches at which each adaptive pass stopped and why (for
+the conflict pass with the per-batch noise of the compared differences), and the wall time of both; it exits with
+status 1 when a seed disagrees beyond its ties.
 """
 import argparse
 import json
@@ -88,6 +89,8 @@ def main() -> None:
             f'equal up to ties: {row["equal_up_to_ties"]} | stopped after {adaptive.stopped_after} of '
             f'{len(batches)} batches | {adaptive_time:.1f} s vs {full_time:.1f} s',
             flush=True)
+        for reason in adaptive.stop_reasons:
+            print(f'  {reason}', flush=True)
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(config=args.config, checkpoint=args.checkpoint, rows=rows), f, indent=2)
