@@ -26,6 +26,7 @@ second, first, ...): times are medians, each ratio is the median of the per-roun
 import argparse
 import copy
 import json
+import math
 import statistics
 import time
 from typing import Callable, Dict
@@ -67,29 +68,39 @@ def synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def clock(fn: Callable[[], None]) -> float:
+# A timed call shorter than this is repeated within its round: a single step of a few milliseconds is at the mercy
+# of the scheduler, and the ratio of two of them moves by 10-30 % from round to round.
+MIN_ROUND_SECONDS = 0.5
+
+
+def clock(fn: Callable[[], None], calls: int = 1) -> float:
+    """Seconds per call of ``fn``, over ``calls`` calls in a row."""
     synchronize()
     start = time.perf_counter()
-    fn()
+    for _ in range(calls):
+        fn()
     synchronize()
-    return time.perf_counter() - start
+    return (time.perf_counter() - start) / calls
 
 
 def compare(first: Callable[[], None], second: Callable[[], None], repeats: int) -> Dict[str, object]:
     """Time two functions in ``repeats`` interleaved rounds (first, second, first, ...) after one warm-up each.
 
     Interleaving exposes both to the same load; the ratio is the median of the per-round ratios second / first,
-    with its spread (min, max) over the rounds.
+    with its spread (min, max) over the rounds. Within a round each function runs as many calls in a row as make
+    the slower one last about :data:`MIN_ROUND_SECONDS` (one call for the analysis, tens for an inference step).
     """
-    first(), second()
-    rounds = [(clock(first), clock(second)) for _ in range(repeats)]
+    longest = max(clock(first), clock(second))  # warm-up calls: an upper bound, since a first call also allocates
+    calls = max(1, math.ceil(MIN_ROUND_SECONDS / max(longest, 1e-9)))
+    rounds = [(clock(first, calls), clock(second, calls)) for _ in range(repeats)]
     ratios = sorted(b / a for a, b in rounds)
     return dict(
         first=statistics.median(a for a, _ in rounds),
         second=statistics.median(b for _, b in rounds),
         ratio=statistics.median(ratios),
         spread=[ratios[0], ratios[-1]],
-        repeats=repeats)
+        repeats=repeats,
+        calls_per_round=calls)
 
 
 def peak_memory(fn: Callable[[], None]):

@@ -2,6 +2,7 @@
 import json
 import os.path as osp
 import sys
+import time
 
 import pytest
 import torch
@@ -80,3 +81,26 @@ def test_benchmark_writes_every_ratio(analysis_setup):
     assert results['train_flop_ratio'] > 1.0 and results['infer_flop_ratio'] > 1.0  # task streams cost FLOPs
     assert results['dtme_extra_params'] > 0
     assert 'analysis / floor' in log
+
+
+def test_benchmark_repeats_short_calls_within_a_round():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('benchmark_tool', 'tools/benchmark.py')
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    calls = {'fast': 0, 'slow': 0}
+
+    def fast():
+        calls['fast'] += 1
+
+    def slow():
+        calls['slow'] += 1
+        time.sleep(0.001)
+
+    timing = benchmark.compare(fast, slow, repeats=3)
+    per_round = timing['calls_per_round']
+    assert 50 < per_round <= 500  # calls of a millisecond or less repeat until the slower lasts MIN_ROUND_SECONDS
+    assert calls == {'fast': 1 + 3 * per_round, 'slow': 1 + 3 * per_round}  # one warm-up, then the same count each
+    assert timing['second'] >= 0.001 and timing['ratio'] > 10
+    timing = benchmark.compare(fast, lambda: time.sleep(0.6), repeats=2)
+    assert timing['calls_per_round'] == 1  # a call longer than a round runs once
