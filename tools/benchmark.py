@@ -21,7 +21,8 @@ Prints and (with --out) writes:
   time of DTME + with_cp / DTME;
 plus the raw times (seconds) and the device. Each compared pair is timed in --repeats interleaved rounds (first,
 second, first, ...): times are medians, each ratio is the median of the per-round ratios, and *_spread gives their
-[min, max], so a noisy machine shows as a wide spread rather than as a different number from run to run.
+[min, max], so a noisy machine shows as a wide spread rather than as a different number from run to run. Within a
+round, calls shorter than MIN_ROUND_SECONDS (an inference step) repeat until the slower of the pair lasts that long.
 """
 import argparse
 import copy

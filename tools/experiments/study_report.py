@@ -249,6 +249,13 @@ def _side_mean(deltas: Mapping[str, Mapping[int, float]], names: Sequence[str], 
     return float(np.mean([deltas[name][seed] for name in names]))
 
 
+def _shared_seeds(deltas: Mapping[str, Mapping[int, float]], names: Sequence[str]) -> set:
+    """The seeds every row of ``names`` ran (empty when one of them has no run)."""
+    if not all(deltas.get(name) for name in names):
+        return set()
+    return set.intersection(*(set(deltas[name]) for name in names))
+
+
 def claim_table(results: Mapping[str, Mapping[int, dict]], reference: Mapping[str, float]) -> Optional[str]:
     """The paper's claims (:data:`CLAIMS`) as paired Δm differences over the seeds both sides ran, with 95 %
     Student-t intervals and a verdict each."""
@@ -257,18 +264,18 @@ def claim_table(results: Mapping[str, Mapping[int, dict]], reference: Mapping[st
     deltas = {name: per_seed_delta_m(runs, reference) for name, runs in results.items()}
     lines = ['| claim | mean paired difference (points) | 95 % interval | seeds | verdict |', '|---' * 5 + '|']
     for claim, plus, minus in CLAIMS:
-        if not all(deltas.get(name) for name in plus + minus):
+        seeds = _shared_seeds(deltas, plus + minus)
+        if not seeds:
             continue
-        seeds = set.intersection(*(set(deltas[name]) for name in plus + minus))
         differences = paired_differences({s: _side_mean(deltas, plus, s)
                                           for s in seeds}, {s: _side_mean(deltas, minus, s)
                                                             for s in seeds})
         interval = paired_interval(differences)
         lines.append(f'| {claim} | {_interval_cells(interval, 2)} | {verdict(interval)} |')
     for claim, plus, minus in GAIN_CLAIMS:
-        if not all(deltas.get(name) for name in plus + minus):
+        seeds = _shared_seeds(deltas, plus + minus)
+        if not seeds:
             continue
-        seeds = set.intersection(*(set(deltas[name]) for name in plus + minus))
         gains = [{s: deltas[row][s] - deltas[reference_row][s] for s in seeds} for row, reference_row in (plus, minus)]
         interval = paired_interval(paired_differences(*gains))
         lines.append(f'| {claim} | {_interval_cells(interval, 2)} | {verdict(interval)} |')
