@@ -1,8 +1,13 @@
+import gc
+import weakref
+
 import pytest
 import torch
+import torch.distributed as dist
 from mmengine.config import Config
 
-from mmdtme.utils.runtime import default_run_name, setup_runtime
+from helpers import free_port
+from mmdtme.utils.runtime import default_run_name, setup_runtime, teardown_distributed
 
 
 def test_default_work_dirs_do_not_collide_between_config_folders():
@@ -56,3 +61,22 @@ def test_resuming_drops_unavailable_weights_but_a_fresh_run_stops(tmp_path):
         prepare_backbone_weights(cfg)
     prepare_backbone_weights(cfg, resuming=True)  # the checkpoint replaces the weights
     assert cfg.model.backbone.pretrained is None
+
+
+def test_teardown_frees_a_wrapper_held_only_by_reference_cycles_before_it_destroys_the_group():
+    """A Runner's cycles keep its DDP wrapper (and through the reducer, the gloo group) alive until a collection;
+    teardown collects before it destroys the group, so the interpreter's exit has nothing left to free."""
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{free_port()}', rank=0, world_size=1)
+    try:
+        holder = {'model': torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 2))}
+        holder['self'] = holder  # a cycle, as the Runner's hooks and loops make
+        wrapper = weakref.ref(holder['model'])
+        gc.disable()  # no automatic collection may free it before teardown does
+        del holder
+        assert wrapper() is not None
+        teardown_distributed()
+        assert wrapper() is None and not dist.is_initialized()
+    finally:
+        gc.enable()
+        if dist.is_initialized():
+            dist.destroy_process_group()

@@ -71,6 +71,7 @@ def main() -> None:
         runner.train()
     except (CheckpointMismatchError, FileNotFoundError) as error:
         raise SystemExit(f'error: {error}')
+    del runner  # its DDP wrapper holds the process group (see teardown_distributed)
     if is_main_process() and not osp.isfile(osp.join(out, PLAN_FILE)):  # rank 0 writes the report
         raise SystemExit(f'error: no analysis ran: the checkpoint {args.checkpoint!r} holds an expanded DTME model; '
                          'analyse the weights from before the expansion (e.g. a Baseline MT checkpoint)')

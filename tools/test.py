@@ -67,6 +67,7 @@ def main() -> None:
             with open(path, 'w') as f:
                 json.dump(metrics, f, indent=2)
         runner.logger.info(f'metrics written to {osp.join(cfg.work_dir, TEST_METRICS_FILE)}')
+    del runner  # its DDP wrapper holds the process group (see teardown_distributed)
     teardown_distributed()
 
 

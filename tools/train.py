@@ -59,6 +59,7 @@ def main() -> None:
         runner.train()
     except (CheckpointMismatchError, FileNotFoundError) as error:
         raise SystemExit(f'error: {error}')
+    del runner  # its DDP wrapper holds the process group (see teardown_distributed)
     teardown_distributed()
 
 

@@ -1,5 +1,6 @@
 import argparse
 import copy
+import gc
 import logging
 import os
 import os.path as osp
@@ -200,8 +201,15 @@ def quietly(fn: Callable[[], object]) -> object:
 
 
 def teardown_distributed() -> None:
-    """End a tool's process group: an undestroyed gloo group can abort the interpreter at exit (SIGABRT)."""
+    """End a tool's process group, after the tool has dropped its Runner.
+
+    The DDP wrapper's reducer holds the gloo group, and the Runner's reference cycles (hooks and loops point back to
+    it) keep the wrapper alive until a garbage collection. Left to the interpreter's exit, that collection frees the
+    group's threads after torch's own teardown and can abort the process (``terminate called without an active
+    exception``, SIGABRT) after a run that succeeded; so collect now, then destroy the group.
+    """
     if torch_dist.is_available() and torch_dist.is_initialized():
+        gc.collect()
         torch_dist.barrier()
         torch_dist.destroy_process_group()
 

@@ -113,6 +113,7 @@ def _worker(out: str, configs) -> None:
         runner = Runner.from_cfg(cfg)
         runner.train()
         torch.save(final_state(runner), osp.join(out, f'{osp.splitext(osp.basename(path))[0]}_rank{rank}.pth'))
+        del runner
     teardown_distributed()
 
 
