@@ -363,3 +363,25 @@ def test_a_report_without_st_rows_or_with_probes_only_is_written(tmp_path):
     assert '| Baseline MT | 40.00 ± 0.00 | 1.000 ± 0.000 | – | 0.000 | 1 | 1 |' in markdown
     assert '| pretrained | iteration 0 | 1 | 2 1 | 0.50 0.50 | 0.100 / 0.000 |' in markdown
     assert (tmp_path / 'plots' / 'spectra.png').is_file()
+
+
+@pytest.mark.parametrize('with_controls', [True, False])
+def test_the_report_explains_the_schedule_controls_only_when_they_ran(tmp_path, with_controls):
+    from study_report import write_report
+    semseg = {  # two seeds each; the ST rows give the Δm reference
+        'ST semseg': (40.0, 40.0),
+        'ST depth': (0.0, 0.0),
+        'Baseline MT': (40.0, 40.4),
+        'TM+TE': (41.6, 40.8),
+        'expand at 1/4': (44.0, 43.2),
+        'Baseline MT on the 1/4 schedule': (43.2, 43.2),
+    }
+    if not with_controls:
+        del semseg['Baseline MT on the 1/4 schedule']
+    results = {name: {seed: run(value, 1.0) for seed, value in enumerate(values)} for name, values in semseg.items()}
+    markdown = write_report(str(tmp_path / 'report.md'), str(tmp_path / 'plots'), results, study_rows('pretrained'),
+                            'tiny')
+    assert '| expansion at 0 > at 1/4 (Fig. 3) |' in markdown  # the raw Fig. 3 line either way
+    assert ('| gain over MT: expansion at 0 > at 1/4 (Fig. 3) |' in markdown) is with_controls
+    assert ('the "gain over MT" lines compare each expansion' in markdown) is with_controls
+    assert ('Baseline MT on the same schedule shows what the longer training alone gives' in markdown) is with_controls
