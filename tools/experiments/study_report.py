@@ -7,7 +7,7 @@ import numpy as np
 
 from mmdtme.evaluation.delta_m import delta_m
 from mmdtme.structures import LOWER_IS_BETTER, MAIN_METRICS
-from study_runner import HALVES, PROBE_ORIGINS, PROBE_TIMES, probe_name, schedule_control_name
+from study_runner import HALVES, PROBE_ORIGINS, PROBE_TIMES, SCHEDULE_CONTROL_OF, probe_name, schedule_control_name
 from study_stats import (expected_random_jaccard, jaccard, mean_pairwise_jaccard, paired_differences, paired_interval,
                          spread, verdict)
 
@@ -47,7 +47,6 @@ GAIN_CLAIMS = (
     (GAIN_CLAIM_PREFIX + 'expansion at 0 > at 1/4 (Fig. 3)', ('TM+TE', 'Baseline MT'), ('expand at 1/4',
                                                                                         schedule_control_name('1/4'))),
 )
-SCHEDULE_CONTROLS = frozenset(minus[1] for _, _, minus in GAIN_CLAIMS)
 
 
 def mean_std(values: Sequence[float]) -> Tuple[float, float]:
@@ -619,7 +618,7 @@ def write_report(markdown_path: str, plot_dir: str, results: Mapping[str, Mappin
             continue
         title = 'Single-task references' if group == 'st' else GROUP_TITLES[group]
         parts += [f'## {title}', '']
-        if group == 'expand_iter' and any(name in SCHEDULE_CONTROLS for name, _ in group_rows):
+        if group == 'expand_iter' and any(name in SCHEDULE_CONTROL_OF.values() for name, _ in group_rows):
             parts += [
                 'A later expansion keeps the whole schedule after it (the LR held at its peak until the expansion), '
                 'so it trains longer; Baseline MT on the same schedule shows what the longer training alone gives.', ''
@@ -631,9 +630,9 @@ def write_report(markdown_path: str, plot_dir: str, results: Mapping[str, Mappin
         osp.join(plot_dir, 'ratio.png'), [label for label, _ in ratio_rows],
         dict(DTME=[summaries.get(name) for _, name in ratio_rows]), 'Δm vs ratio of modified layers', 'ratio ρ')
     # (x label, expansion row, Baseline MT on its schedule)
-    expand_rows = [('0', 'TM+TE', 'Baseline MT'),
-                   ('warm-up', 'expand after head warm-up', schedule_control_name('head warm-up')),
-                   ('1/4', 'expand at 1/4', schedule_control_name('1/4')), ('1/2', 'expand at 1/2', None)]
+    later = (('warm-up', 'expand after head warm-up'), ('1/4', 'expand at 1/4'), ('1/2', 'expand at 1/2'))
+    expand_rows = [('0', 'TM+TE', 'Baseline MT')] + [(label, name, SCHEDULE_CONTROL_OF.get(name))
+                                                     for label, name in later]
     plot_curve(
         osp.join(plot_dir, 'expand_iter.png'), [label for label, _, _ in expand_rows], {
             'TM+TE': [summaries.get(name) for _, name, _ in expand_rows],

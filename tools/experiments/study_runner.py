@@ -155,6 +155,14 @@ def schedule_control_name(when: str) -> str:
     return f'Baseline MT on the {when} schedule'
 
 
+# The pretrained regime's later expansions, as Fig. 3 runs them (the same schedule after each): (when, row name,
+# schedule options of the row and of its Baseline MT control).
+LATER_EXPANSIONS = (('head warm-up', 'expand after head warm-up', dict(expand_after_warmup=True, same_after=True)),
+                    ('1/4', 'expand at 1/4', dict(expand_fraction=0.25, same_after=True)))
+# Each later expansion's row -> the row of Baseline MT trained on its schedule.
+SCHEDULE_CONTROL_OF = {name: schedule_control_name(when) for when, name, _ in LATER_EXPANSIONS}
+
+
 def study_rows(regime: str = 'scratch') -> List[StudyRow]:
     """All rows of the study, in report order; the pretrained regime adds the rows from scratch and the analysis
     probes (run first: they are cheap)."""
@@ -179,13 +187,11 @@ def study_rows(regime: str = 'scratch') -> List[StudyRow]:
     ]
     rows += [StudyRow(f'ratio {ratio}', 'ratio', dtme, dict(ratio=ratio)) for ratio in (0.25, 0.75, 1.0)]
     if pretrained:  # Fig. 3's protocol: the same schedule after every expansion
-        later = (('head warm-up', 'expand after head warm-up', dict(expand_after_warmup=True, same_after=True)),
-                 ('1/4', 'expand at 1/4', dict(expand_fraction=0.25, same_after=True)))
-        rows += [StudyRow(name, 'expand_iter', dtme, schedule) for _, name, schedule in later]
+        rows += [StudyRow(name, 'expand_iter', dtme, schedule) for _, name, schedule in LATER_EXPANSIONS]
         # a later expansion trains longer; Baseline MT on the same schedule tells that apart from DTME's gain
         rows += [
             StudyRow(schedule_control_name(when), 'expand_iter', 'configs/baseline/vitt_synth.py', schedule)
-            for when, _, schedule in later
+            for when, _, schedule in LATER_EXPANSIONS
         ]
     else:
         rows += [

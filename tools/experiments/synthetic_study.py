@@ -49,9 +49,9 @@ def runs_wall_time(work_dir: str, rows, seeds) -> float:
     for row in rows:
         for seed in seeds:
             run_dir = osp.join(work_dir, 'runs', row.slug, f'seed{seed}')
-            if osp.isfile(osp.join(run_dir, 'result.json')):
-                spans.append((osp.getmtime(osp.join(run_dir,
-                                                    'config.py')), osp.getmtime(osp.join(run_dir, 'result.json'))))
+            config, result = osp.join(run_dir, 'config.py'), osp.join(run_dir, 'result.json')
+            if osp.isfile(result):
+                spans.append((osp.getmtime(config), osp.getmtime(result)))
     total, covered_until = 0.0, float('-inf')
     for start, end in sorted(spans):
         total += max(0.0, end - max(start, covered_until))
